@@ -1,0 +1,59 @@
+# `make test` sets up everything on a fresh Debian/Ubuntu machine (apt
+# packages, a virtualenv, the Python packages, the build) and runs the suite.
+
+PYTHON ?= python3
+VENV ?= .venv
+VENV_OLDEST ?= .venv-oldest
+# slixmpp 1.8.3 is Debian 12's python3-slixmpp, the oldest we support.
+SLIXMPP_OLDEST ?= slixmpp==1.8.3
+APT_PACKAGES ?= libxml2-dev pkg-config
+PYTEST_ARGS ?=
+comma := ,
+
+.PHONY: all deps build test test-oldest bench clean
+
+all: test
+
+# Debian packages the build needs, installed only when missing.
+deps:
+	@missing=""; \
+	for p in $(APT_PACKAGES); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
+	fi
+
+# A virtualenv with the project's dependencies (installing the project
+# pulls them in; the project itself is then used from this tree): $(2)
+# pins slixmpp, $(3) names the extras.
+define make_venv
+$(1)/.deps-installed: pyproject.toml
+	$(PYTHON) -m venv $(1)
+	$(1)/bin/pip install -q --upgrade pip setuptools wheel
+	$(1)/bin/pip install -q $(2) '.[$(3)]'
+	$(1)/bin/pip uninstall -q -y slixmpp-ping-c
+	touch $$@
+endef
+$(eval $(call make_venv,$(VENV),slixmpp,test$(comma)bench))
+$(eval $(call make_venv,$(VENV_OLDEST),$(SLIXMPP_OLDEST),test))
+
+# The extension is built in place, so both virtualenvs test this tree.
+build: deps $(VENV)/.deps-installed
+	$(VENV)/bin/python setup.py -q build_ext --inplace
+
+test: build
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+test-oldest: build $(VENV_OLDEST)/.deps-installed
+	$(VENV_OLDEST)/bin/python -c 'import slixmpp; print("slixmpp", slixmpp.__version__)'
+	$(VENV_OLDEST)/bin/python -m pytest $(PYTEST_ARGS)
+
+bench: build
+	$(VENV)/bin/python benchmarks/run.py
+
+clean:
+	rm -rf build *.egg-info slixmpp_ping_c/*.so $(VENV) $(VENV_OLDEST)

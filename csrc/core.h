@@ -1,0 +1,64 @@
+/*
+ * What the module's files share: the module state and the types.
+ */
+#ifndef SLIXMPP_PING_C_CORE_H
+#define SLIXMPP_PING_C_CORE_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "serialize.h"
+#include "stanza.h"
+
+typedef struct {
+    PyTypeObject *peer_type;
+    PyTypeObject *tap_type;
+    /* interned names of the attributes and methods the fast path uses */
+    PyObject *str_parser;
+    PyObject *str_transport;
+    PyObject *str_session_started;
+    PyObject *str_always_send;
+    PyObject *str_write;
+    PyObject *str_set_result;
+    PyObject *str_cancel;
+    PyObject *str_call_later;
+    PyObject *str_create_future;
+    PyObject *str_expire;
+    PyObject *str_incoming;
+    PyObject *str_outgoing;
+    PyObject *str_get;
+    PyObject *str_result;
+    /* parse_stanza()'s parser and the build functions' buffer */
+    StanzaParser *parser;
+    Buf scratch;
+} CoreState;
+
+/* A peer we ping: what its answers may look like, and its statistics. */
+typedef struct {
+    PyObject_HEAD
+    PyObject *dict;
+    PyObject *jid;          /* what stats() is keyed by */
+    PyObject *to;           /* str, the 'to' of our pings */
+    PyObject *allowed;      /* tuple of str, or None for any sender */
+    int own_host;           /* an error answer counts as a pong */
+    /* statistics, as ping(8) keeps them */
+    unsigned long long sent, received, lost;
+    double last, min, max, sum, sum_sq;
+} PeerObject;
+
+int peer_add_type(PyObject *module, CoreState *st);
+/* 1 if a stanza from `from` (ptr NULL: no from) may answer our ping to
+   peer, 0 if not, or if only slixmpp's JID rules can tell. */
+int peer_allows(PeerObject *peer, Str from);
+void peer_record_pong(PeerObject *peer, double rtt);
+
+int tap_add_type(PyObject *module, CoreState *st);
+
+CoreState *core_state_of_type(PyTypeObject *type);
+/* The UTF-8 of a str as a Str, raising ValueError when it holds characters
+   XML cannot carry; NULL object gives an absent Str.  -1 on error. */
+int core_utf8_arg(PyObject *obj, const char *what, Str *out);
+/* Monotonic seconds. */
+double core_monotonic(void);
+
+#endif

@@ -1,0 +1,224 @@
+/* The Peer type: one pinged entity, its accepted senders and statistics. */
+#include "core.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "structmember.h"
+
+static int
+peer_init(PeerObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"jid", "to", NULL};
+    PyObject *jid, *to;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OU:Peer", kwlist,
+                                     &jid, &to)) {
+        return -1;
+    }
+    Str check;
+    if (core_utf8_arg(to, "to", &check) < 0) {
+        return -1;
+    }
+    Py_INCREF(jid);
+    Py_XSETREF(self->jid, jid);
+    Py_INCREF(to);
+    Py_XSETREF(self->to, to);
+    Py_INCREF(Py_None);
+    Py_XSETREF(self->allowed, Py_None);
+    self->min = INFINITY;
+    return 0;
+}
+
+static int
+peer_traverse(PeerObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(self->dict);
+    Py_VISIT(self->jid);
+    Py_VISIT(self->to);
+    Py_VISIT(self->allowed);
+    return 0;
+}
+
+static int
+peer_clear(PeerObject *self)
+{
+    Py_CLEAR(self->dict);
+    Py_CLEAR(self->jid);
+    Py_CLEAR(self->to);
+    Py_CLEAR(self->allowed);
+    return 0;
+}
+
+static void
+peer_dealloc(PeerObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    peer_clear(self);
+    tp->tp_free((PyObject *)self);
+    Py_DECREF(tp);
+}
+
+int
+peer_allows(PeerObject *peer, Str from)
+{
+    if (peer->allowed == Py_None) {
+        return 1;
+    }
+    if (from.ptr == NULL) {
+        from.ptr = "";
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(peer->allowed);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_ssize_t len;
+        const char *s = PyUnicode_AsUTF8AndSize(
+            PyTuple_GET_ITEM(peer->allowed, i), &len);
+        if (s == NULL) {
+            PyErr_Clear();
+            continue;
+        }
+        if ((size_t)len == from.len && memcmp(s, from.ptr, from.len) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void
+peer_record_pong(PeerObject *peer, double rtt)
+{
+    peer->received++;
+    peer->last = rtt;
+    peer->sum += rtt;
+    peer->sum_sq += rtt * rtt;
+    if (rtt < peer->min) {
+        peer->min = rtt;
+    }
+    if (rtt > peer->max) {
+        peer->max = rtt;
+    }
+}
+
+static PyObject *
+peer_configure(PeerObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"allowed", "own_host", NULL};
+    PyObject *allowed;
+    int own_host;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "Op:configure", kwlist,
+                                     &allowed, &own_host)) {
+        return NULL;
+    }
+    if (allowed != Py_None) {
+        if (!PyTuple_Check(allowed)) {
+            PyErr_SetString(PyExc_TypeError,
+                            "allowed must be a tuple of str or None");
+            return NULL;
+        }
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(allowed); i++) {
+            if (!PyUnicode_Check(PyTuple_GET_ITEM(allowed, i))) {
+                PyErr_SetString(PyExc_TypeError,
+                                "allowed must be a tuple of str or None");
+                return NULL;
+            }
+        }
+    }
+    Py_INCREF(allowed);
+    Py_SETREF(self->allowed, allowed);
+    self->own_host = own_host;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+peer_record(PeerObject *self, PyObject *arg)
+{
+    double rtt = PyFloat_AsDouble(arg);
+    if (rtt == -1.0 && PyErr_Occurred()) {
+        return NULL;
+    }
+    peer_record_pong(self, rtt);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+peer_record_lost(PeerObject *self, PyObject *Py_UNUSED(ignored))
+{
+    self->lost++;
+    Py_RETURN_NONE;
+}
+
+/* (sent, received, lost, last, min, avg, max, mdev), the times None before
+   the first pong; mdev as ping(8) computes it, sqrt(E[x^2] - E[x]^2). */
+static PyObject *
+peer_stats(PeerObject *self, PyObject *Py_UNUSED(ignored))
+{
+    if (self->received == 0) {
+        return Py_BuildValue("(KKKOOOOO)", self->sent, self->received,
+                             self->lost, Py_None, Py_None, Py_None, Py_None,
+                             Py_None);
+    }
+    double n = (double)self->received;
+    double avg = self->sum / n;
+    double var = self->sum_sq / n - avg * avg;
+    double mdev = var > 0.0 ? sqrt(var) : 0.0;
+    return Py_BuildValue("(KKKddddd)", self->sent, self->received,
+                         self->lost, self->last, self->min, avg, self->max,
+                         mdev);
+}
+
+static PyMethodDef peer_methods[] = {
+    {"configure", (PyCFunction)(void (*)(void))peer_configure,
+     METH_VARARGS | METH_KEYWORDS,
+     "configure(allowed, own_host)\n--\n\n"
+     "Set the senders whose answers complete a ping (None: anyone) and "
+     "whether an error answer counts as a pong."},
+    {"record", (PyCFunction)peer_record, METH_O,
+     "record(rtt)\n--\n\nCount a pong that took rtt seconds."},
+    {"record_lost", (PyCFunction)peer_record_lost, METH_NOARGS,
+     "record_lost()\n--\n\nCount a ping that got no pong."},
+    {"stats", (PyCFunction)peer_stats, METH_NOARGS,
+     "stats()\n--\n\n(sent, received, lost, last, min, avg, max, mdev)."},
+    {NULL, NULL, 0, NULL}
+};
+
+static PyMemberDef peer_members[] = {
+    {"jid", T_OBJECT_EX, offsetof(PeerObject, jid), READONLY, NULL},
+    {"to", T_OBJECT_EX, offsetof(PeerObject, to), READONLY, NULL},
+    {"allowed", T_OBJECT_EX, offsetof(PeerObject, allowed), READONLY, NULL},
+    {"own_host", T_BOOL, offsetof(PeerObject, own_host), READONLY, NULL},
+    {"sent", T_ULONGLONG, offsetof(PeerObject, sent), READONLY, NULL},
+    {"__dictoffset__", T_PYSSIZET, offsetof(PeerObject, dict), READONLY,
+     NULL},
+    {NULL, 0, 0, 0, NULL}
+};
+
+static PyType_Slot peer_slots[] = {
+    {Py_tp_doc, "Peer(jid, to)\n--\n\nAn entity we ping."},
+    {Py_tp_init, peer_init},
+    {Py_tp_new, PyType_GenericNew},
+    {Py_tp_traverse, peer_traverse},
+    {Py_tp_clear, peer_clear},
+    {Py_tp_dealloc, peer_dealloc},
+    {Py_tp_methods, peer_methods},
+    {Py_tp_members, peer_members},
+    {0, NULL}
+};
+
+static PyType_Spec peer_spec = {
+    .name = "slixmpp_ping_c._core.Peer",
+    .basicsize = sizeof(PeerObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE,
+    .slots = peer_slots,
+};
+
+int
+peer_add_type(PyObject *module, CoreState *st)
+{
+    st->peer_type = (PyTypeObject *)PyType_FromModuleAndSpec(
+        module, &peer_spec, NULL);
+    if (st->peer_type == NULL) {
+        return -1;
+    }
+    return PyModule_AddType(module, st->peer_type);
+}

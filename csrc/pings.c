@@ -1,0 +1,460 @@
+/*
+ * The pings we send: the in-flight table, one event-loop timer for every
+ * deadline, and completion, in C for pongs the stream tap consumes and from
+ * Python (pop) for the answers slixmpp parsed.
+ */
+#include "tap.h"
+
+/* asyncio may run a timer a little early; deadlines this close count. */
+#define DEADLINE_SLACK 1e-3
+
+void
+pings_release(TapObject *self, PingEntry *e)
+{
+    Py_CLEAR(e->future);
+    Py_CLEAR(e->peer);
+    Py_CLEAR(e->context);
+    inflight_release(&self->inflight, e);
+}
+
+/* Keeps one timer armed for the earliest deadline.  Pings mostly share a
+   timeout, so a new one rarely comes first and the timer rarely moves. */
+static int
+arm_timer(TapObject *self)
+{
+    PingEntry *first = inflight_earliest(&self->inflight);
+    if (first == NULL || (self->timer != NULL
+                          && self->timer_deadline <= first->deadline)) {
+        return 0;
+    }
+    CoreState *st = tap_state(self);
+    if (self->timer != NULL) {
+        PyObject *r = PyObject_CallMethodNoArgs(self->timer, st->str_cancel);
+        Py_CLEAR(self->timer);
+        if (r == NULL) {
+            return -1;
+        }
+        Py_DECREF(r);
+    }
+    double delay = first->deadline - core_monotonic();
+    PyObject *py_delay = PyFloat_FromDouble(delay > 0.0 ? delay : 0.0);
+    if (py_delay == NULL) {
+        return -1;
+    }
+    PyObject *args[2] = {py_delay, self->expire};
+    self->timer = PyObject_Vectorcall(self->call_later, args, 2, NULL);
+    Py_DECREF(py_delay);
+    if (self->timer == NULL) {
+        return -1;
+    }
+    self->timer_deadline = first->deadline;
+    return 0;
+}
+
+static PyObject *
+format_id(uint64_t key)
+{
+    char id[INFLIGHT_ID_LEN];
+    inflight_format_id(key, id);
+    return PyUnicode_FromStringAndSize(id, INFLIGHT_ID_LEN);
+}
+
+/* A new entry holding future, peer and context (future and context may be
+   NULL). */
+static PingEntry *
+add_entry(TapObject *self, PyObject *peer, double timeout, PyObject *future,
+          PyObject *context, int flags)
+{
+    uint64_t key;
+    if (inflight_new_key(&self->inflight, &key) < 0) {
+        return NULL;
+    }
+    double now = core_monotonic();
+    PingEntry *e = inflight_add(&self->inflight, key, now, now + timeout);
+    if (e == NULL) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetString(PyExc_RuntimeError, "duplicate ping id");
+        }
+        return NULL;
+    }
+    e->future = Py_XNewRef(future);
+    e->peer = Py_NewRef(peer);
+    e->context = Py_XNewRef(context);
+    e->flags = flags;
+    ((PeerObject *)peer)->sent++;
+    return e;
+}
+
+/* Undoes add_entry() after a failed send. */
+static void
+drop_entry(TapObject *self, PingEntry *e)
+{
+    ((PeerObject *)e->peer)->sent--;
+    inflight_remove(&self->inflight, e);
+    pings_release(self, e);
+}
+
+static PingEntry *
+entry_by_str(TapObject *self, Str id)
+{
+    uint64_t key;
+    if (!inflight_parse_id(id.ptr, id.len, &key)) {
+        return NULL;
+    }
+    return inflight_find(&self->inflight, key);
+}
+
+int
+pings_is_pong(TapObject *self, Str id, Str from, int error)
+{
+    PingEntry *e = entry_by_str(self, id);
+    if (e == NULL || (e->flags & ENTRY_TRACKED)) {
+        return 0;
+    }
+    PeerObject *peer = (PeerObject *)e->peer;
+    /* An error is a pong only from one's own server; any other error must
+       reach the caller as slixmpp's IqError, built by slixmpp. */
+    return (!error || peer->own_host) && peer_allows(peer, from);
+}
+
+int
+pings_complete(TapObject *self, Str id)
+{
+    PingEntry *e = entry_by_str(self, id);
+    double rtt = core_monotonic() - e->sent_at;
+    inflight_remove(&self->inflight, e);
+    peer_record_pong((PeerObject *)e->peer, rtt);
+    self->completed++;
+    int rc = 0;
+    PyObject *value = PyFloat_FromDouble(rtt);
+    if (value == NULL) {
+        rc = -1;
+    }
+    else {
+        PyObject *r = PyObject_CallMethodOneArg(
+            e->future, tap_state(self)->str_set_result, value);
+        Py_DECREF(value);
+        if (r != NULL) {
+            Py_DECREF(r);
+        }
+        else if (PyErr_ExceptionMatches(PyExc_Exception)) {
+            /* The caller gave up (cancelled the future): nothing to tell. */
+            PyErr_Clear();
+        }
+        else {
+            rc = -1;
+        }
+    }
+    pings_release(self, e);
+    return rc;
+}
+
+static int
+timeout_arg(PyObject *obj, double *out)
+{
+    *out = PyFloat_AsDouble(obj);
+    if (*out == -1.0 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (!(*out >= 0.0) || *out > 1e9) {
+        PyErr_SetString(PyExc_ValueError, "timeout out of range");
+        return -1;
+    }
+    return 0;
+}
+
+static int
+check_peer(TapObject *self, PyObject *peer)
+{
+    if (!PyObject_TypeCheck(peer, tap_state(self)->peer_type)) {
+        PyErr_SetString(PyExc_TypeError, "peer must be a Peer");
+        return -1;
+    }
+    return 0;
+}
+
+/* Writes our ping to the transport, or has slixmpp send it. */
+static int
+send_request(TapObject *self, PyObject *peer, PyObject *ifrom, Str id,
+             Str to, Str from)
+{
+    int debug = -1;
+    int direct = tap_can_write(self, &debug);
+    if (direct < 0) {
+        return -1;
+    }
+    if (direct) {
+        if (serialize_ping(&self->out, id, to, from) < 0) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        Str none = {NULL, 0};
+        if (tap_sm_outgoing(self, tap_state(self)->str_get, id, to, from,
+                            none) < 0) {
+            self->out.len = 0;
+            return -1;
+        }
+        return tap_write_out(self);
+    }
+    PyObject *py_id = PyUnicode_FromStringAndSize(id.ptr, (Py_ssize_t)id.len);
+    if (py_id == NULL) {
+        return -1;
+    }
+    PyObject *args[3] = {py_id, peer, ifrom};
+    PyObject *r = PyObject_Vectorcall(self->send_slow, args, 3, NULL);
+    Py_DECREF(py_id);
+    Py_XDECREF(r);
+    return r == NULL ? -1 : 0;
+}
+
+static PyObject *
+tap_send_ping(TapObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError,
+                        "send_ping(peer, ifrom, timeout) takes 3 arguments");
+        return NULL;
+    }
+    PyObject *peer = args[0], *ifrom = args[1];
+    double timeout;
+    Str to, from;
+    if (check_peer(self, peer) < 0 || timeout_arg(args[2], &timeout) < 0
+        || core_utf8_arg(((PeerObject *)peer)->to, "to", &to) < 0
+        || core_utf8_arg(ifrom, "ifrom", &from) < 0
+        || tap_sync_stream(self) < 0) {
+        return NULL;
+    }
+    PyObject *future = PyObject_CallNoArgs(self->create_future);
+    if (future == NULL) {
+        return NULL;
+    }
+    PingEntry *e = add_entry(self, peer, timeout, future,
+                             ifrom == Py_None ? NULL : ifrom, 0);
+    if (e == NULL) {
+        Py_DECREF(future);
+        return NULL;
+    }
+    uint64_t key = e->key;
+    char id[INFLIGHT_ID_LEN];
+    inflight_format_id(key, id);
+    Str id_str = {id, INFLIGHT_ID_LEN};
+    if (send_request(self, peer, ifrom, id_str, to, from) < 0
+        || arm_timer(self) < 0) {
+        /* Python code ran: the entry may be gone already. */
+        e = inflight_find(&self->inflight, key);
+        if (e != NULL) {
+            drop_entry(self, e);
+        }
+        Py_DECREF(future);
+        return NULL;
+    }
+    return future;
+}
+
+static PyObject *
+tap_track(TapObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError,
+                        "track(peer, timeout, future, context) takes 4 "
+                        "arguments");
+        return NULL;
+    }
+    double timeout;
+    if (check_peer(self, args[0]) < 0 || timeout_arg(args[1], &timeout) < 0) {
+        return NULL;
+    }
+    PingEntry *e = add_entry(self, args[0], timeout, args[2], args[3],
+                             ENTRY_TRACKED);
+    if (e == NULL) {
+        return NULL;
+    }
+    PyObject *id = format_id(e->key);
+    if (id == NULL || arm_timer(self) < 0) {
+        Py_XDECREF(id);
+        drop_entry(self, e);
+        return NULL;
+    }
+    return id;
+}
+
+static PingEntry *
+entry_by_id(TapObject *self, PyObject *id)
+{
+    if (!PyUnicode_Check(id)) {
+        return NULL;
+    }
+    Py_ssize_t n;
+    const char *s = PyUnicode_AsUTF8AndSize(id, &n);
+    if (s == NULL) {
+        PyErr_Clear();
+        return NULL;
+    }
+    Str str = {s, (size_t)n};
+    return entry_by_str(self, str);
+}
+
+static PyObject *
+tap_find(TapObject *self, PyObject *id)
+{
+    PingEntry *e = entry_by_id(self, id);
+    if (e == NULL) {
+        Py_RETURN_NONE;
+    }
+    return Py_NewRef(e->peer);
+}
+
+static PyObject *
+tap_pop(TapObject *self, PyObject *id)
+{
+    PingEntry *e = entry_by_id(self, id);
+    if (e == NULL) {
+        Py_RETURN_NONE;
+    }
+    double rtt = core_monotonic() - e->sent_at;
+    inflight_remove(&self->inflight, e);
+    PyObject *r = Py_BuildValue("(OOOdO)", e->future ? e->future : Py_None,
+                                e->peer, e->context ? e->context : Py_None,
+                                rtt,
+                                (e->flags & ENTRY_TRACKED) ? Py_True
+                                                           : Py_False);
+    pings_release(self, e);
+    return r;
+}
+
+static PyObject *
+tap_pending(TapObject *self, PyObject *Py_UNUSED(ignored))
+{
+    return PyLong_FromSize_t(inflight_count(&self->inflight));
+}
+
+static PyObject *
+tap_counters(TapObject *self, PyObject *Py_UNUSED(ignored))
+{
+    return Py_BuildValue("(KK)", self->answered, self->completed);
+}
+
+static PyObject *
+call_on_timeout(TapObject *self, PingEntry *e)
+{
+    PyObject *id = format_id(e->key);
+    if (id == NULL) {
+        return NULL;
+    }
+    PyObject *args[5] = {id, e->future ? e->future : Py_None, e->peer,
+                         e->context ? e->context : Py_None,
+                         (e->flags & ENTRY_TRACKED) ? Py_True : Py_False};
+    PyObject *r = PyObject_Vectorcall(self->on_timeout, args, 5, NULL);
+    Py_DECREF(id);
+    return r;
+}
+
+/* The timer's callback: every ping past its deadline times out. */
+static PyObject *
+tap_expire(TapObject *self, PyObject *Py_UNUSED(ignored))
+{
+    Py_CLEAR(self->timer);
+    double limit = core_monotonic() + DEADLINE_SLACK;
+    /* Timeout handlers may send new pings: those wait for the next round. */
+    size_t budget = inflight_count(&self->inflight);
+    PingEntry *e;
+    while (budget-- > 0 && (e = inflight_earliest(&self->inflight)) != NULL
+           && e->deadline <= limit) {
+        inflight_remove(&self->inflight, e);
+        ((PeerObject *)e->peer)->lost++;
+        PyObject *r = call_on_timeout(self, e);
+        pings_release(self, e);
+        if (r == NULL) {
+            PyErr_WriteUnraisable(self->on_timeout);
+        }
+        Py_XDECREF(r);
+    }
+    if (arm_timer(self) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static void
+collect_key(PingEntry *e, void *arg)
+{
+    PyObject *list = arg;
+    if (PyErr_Occurred()) {
+        return;
+    }
+    PyObject *key = PyLong_FromUnsignedLongLong(e->key);
+    if (key == NULL || PyList_Append(list, key) < 0) {
+        Py_XDECREF(key);
+        return;
+    }
+    Py_DECREF(key);
+}
+
+/* Ends every ping in flight: their futures are cancelled. */
+static PyObject *
+tap_cancel_all(TapObject *self, PyObject *Py_UNUSED(ignored))
+{
+    PyObject *keys = PyList_New(0);
+    if (keys == NULL) {
+        return NULL;
+    }
+    inflight_foreach(&self->inflight, collect_key, keys);
+    if (PyErr_Occurred()) {
+        Py_DECREF(keys);
+        return NULL;
+    }
+    CoreState *st = tap_state(self);
+    int rc = 0;
+    for (Py_ssize_t i = 0; rc == 0 && i < PyList_GET_SIZE(keys); i++) {
+        uint64_t key = PyLong_AsUnsignedLongLong(PyList_GET_ITEM(keys, i));
+        PingEntry *e = inflight_find(&self->inflight, key);
+        if (e == NULL) {
+            continue;
+        }
+        inflight_remove(&self->inflight, e);
+        PyObject *future = e->future;
+        e->future = NULL;
+        pings_release(self, e);
+        if (future != NULL) {
+            PyObject *r = PyObject_CallMethodNoArgs(future, st->str_cancel);
+            Py_DECREF(future);
+            rc = r == NULL ? -1 : 0;
+            Py_XDECREF(r);
+        }
+    }
+    Py_DECREF(keys);
+    if (rc == 0 && self->timer != NULL) {
+        PyObject *r = PyObject_CallMethodNoArgs(self->timer, st->str_cancel);
+        Py_CLEAR(self->timer);
+        rc = r == NULL ? -1 : 0;
+        Py_XDECREF(r);
+    }
+    if (rc < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+PyMethodDef tap_ping_methods[] = {
+    {"send_ping", (PyCFunction)(void (*)(void))tap_send_ping, METH_FASTCALL,
+     "send_ping(peer, ifrom, timeout)\n--\n\n"
+     "Send a ping; the future gets the round trip time in seconds."},
+    {"track", (PyCFunction)(void (*)(void))tap_track, METH_FASTCALL,
+     "track(peer, timeout, future, context)\n--\n\n"
+     "A new id for a ping the caller sends; slixmpp completes it."},
+    {"find", (PyCFunction)tap_find, METH_O,
+     "find(id)\n--\n\nThe Peer of the ping in flight with this id, or None."},
+    {"pop", (PyCFunction)tap_pop, METH_O,
+     "pop(id)\n--\n\n"
+     "Remove the ping with this id: (future, peer, context, rtt, tracked), "
+     "or None."},
+    {"pending", (PyCFunction)tap_pending, METH_NOARGS,
+     "pending()\n--\n\nThe number of pings in flight."},
+    {"counters", (PyCFunction)tap_counters, METH_NOARGS,
+     "counters()\n--\n\n(pings answered, pongs completed) by the fast path."},
+    {"cancel_all", (PyCFunction)tap_cancel_all, METH_NOARGS,
+     "cancel_all()\n--\n\nCancel every ping in flight."},
+    {"_expire", (PyCFunction)tap_expire, METH_NOARGS,
+     "_expire()\n--\n\nThe deadline timer's callback."},
+    {NULL, NULL, 0, NULL}
+};

@@ -1,0 +1,386 @@
+#include "stanza.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libxml/parser.h>
+#include <libxml/parserInternals.h>
+#include <libxml/xmlerror.h>
+
+/* The dictionary of a libxml2 parser keeps every name and namespace URI it
+   has seen; starting afresh now and then bounds what a peer can make it
+   hold. */
+#define PARSES_PER_CONTEXT 4096
+
+static const char NEUTRAL_ROOT[] = "<root>";
+static const char PING_NS[] = "urn:xmpp:ping";
+static const char XML_NS[] = "http://www.w3.org/XML/1998/namespace";
+
+/* A string copied into the arena, by offset, since the arena may move. */
+typedef struct {
+    size_t off, len;
+    int present;
+} Slot;
+
+enum {
+    SLOT_NAME, SLOT_NS, SLOT_TYPE, SLOT_ID, SLOT_FROM, SLOT_TO, SLOT_LANG,
+    SLOT_LEAD, SLOT_COUNT
+};
+
+struct StanzaParser {
+    xmlParserCtxtPtr ctxt;
+    xmlSAXHandler sax;
+    Buf root;           /* the root start tag, to begin again after errors */
+    int ready;          /* the root has been parsed and no error since */
+    size_t parses;
+    /* the stanza being parsed */
+    size_t depth;       /* open elements, the root included */
+    int failed;
+    int elements;       /* elements started at the stanza's level */
+    int complete;       /* the stanza's end tag was seen */
+    int stray_text;     /* non-whitespace text around the stanza */
+    int in_first_child;
+    Slot slots[SLOT_COUNT];
+    int other_attrs, children, text, is_ping;
+    Buf arena;
+};
+
+static int
+is_blank(const xmlChar *s, int len)
+{
+    for (int i = 0; i < len; i++) {
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int
+equals(const xmlChar *s, const char *lit)
+{
+    return s != NULL && strcmp((const char *)s, lit) == 0;
+}
+
+static void
+keep(StanzaParser *p, int slot, const xmlChar *s, size_t len)
+{
+    Slot *k = &p->slots[slot];
+    k->off = p->arena.len;
+    k->present = 1;
+    if (buf_append(&p->arena, (const char *)s, len) < 0) {
+        p->failed = 1;
+        return;
+    }
+    k->len = len;
+}
+
+/* Keeps an attribute value.  Without entity substitution libxml2 hands an
+   attribute's '&' (written "&amp;" or "&#38;") over as "&#38;", and never a
+   bare '&', so turning each "&#38;" back into '&' is exact. */
+static void
+keep_value(StanzaParser *p, int slot, const xmlChar *s, size_t len)
+{
+    static const char AMP[] = "&#38;";
+    const size_t amp_len = sizeof(AMP) - 1;
+    keep(p, slot, s, len);
+    if (p->failed || memchr(s, '&', len) == NULL) {
+        return;
+    }
+    Slot *k = &p->slots[slot];
+    char *v = p->arena.data + k->off;
+    size_t out = 0;
+    for (size_t i = 0; i < k->len; ) {
+        if (k->len - i >= amp_len && memcmp(v + i, AMP, amp_len) == 0) {
+            v[out++] = '&';
+            i += amp_len;
+        }
+        else {
+            v[out++] = v[i++];
+        }
+    }
+    k->len = out;
+    p->arena.len = k->off + out;
+}
+
+static void
+on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
+         const xmlChar *uri, int nb_namespaces, const xmlChar **namespaces,
+         int nb_attributes, int nb_defaulted, const xmlChar **attributes)
+{
+    (void)prefix;
+    (void)nb_namespaces;
+    (void)namespaces;
+    (void)nb_defaulted;
+    StanzaParser *p = ctx;
+    p->depth++;
+    if (p->depth == 3) {
+        p->children++;
+        p->in_first_child = p->children == 1;
+        if (p->in_first_child) {
+            p->is_ping = equals(localname, "ping") && equals(uri, PING_NS);
+        }
+        return;
+    }
+    if (p->depth == 4 && p->in_first_child) {
+        p->is_ping = 0;
+        return;
+    }
+    if (p->depth != 2) {
+        return;
+    }
+    if (++p->elements > 1) {
+        return;
+    }
+    keep(p, SLOT_NAME, localname, strlen((const char *)localname));
+    if (uri != NULL) {
+        keep(p, SLOT_NS, uri, strlen((const char *)uri));
+    }
+    for (int i = 0; i < nb_attributes; i++) {
+        const xmlChar **a = attributes + 5 * i;
+        const xmlChar *name = a[0], *attr_uri = a[2];
+        size_t len = (size_t)(a[4] - a[3]);
+        int slot = -1;
+        if (attr_uri == NULL) {
+            slot = equals(name, "type") ? SLOT_TYPE
+                   : equals(name, "id") ? SLOT_ID
+                   : equals(name, "from") ? SLOT_FROM
+                   : equals(name, "to") ? SLOT_TO : -1;
+        }
+        else if (equals(attr_uri, XML_NS) && equals(name, "lang")) {
+            slot = SLOT_LANG;
+        }
+        if (slot < 0) {
+            p->other_attrs = 1;
+        }
+        else {
+            keep_value(p, slot, a[3], len);
+        }
+    }
+}
+
+static void
+on_end(void *ctx, const xmlChar *localname, const xmlChar *prefix,
+       const xmlChar *uri)
+{
+    (void)localname;
+    (void)prefix;
+    (void)uri;
+    StanzaParser *p = ctx;
+    if (p->depth == 3) {
+        p->in_first_child = 0;
+    }
+    if (p->depth == 2) {
+        p->complete = 1;
+    }
+    p->depth--;
+}
+
+static void
+on_characters(void *ctx, const xmlChar *s, int len)
+{
+    StanzaParser *p = ctx;
+    if (p->depth == 2 && p->children == 0) {
+        /* The lead arrives in pieces, each appended to the arena's end,
+           where nothing else is kept in between. */
+        Slot *k = &p->slots[SLOT_LEAD];
+        if (!k->present) {
+            k->off = p->arena.len;
+            k->present = 1;
+        }
+        if (buf_append(&p->arena, (const char *)s, (size_t)len) < 0) {
+            p->failed = 1;
+            return;
+        }
+        k->len += (size_t)len;
+        return;
+    }
+    if (is_blank(s, len)) {
+        return;
+    }
+    if (p->depth == 1) {
+        p->stray_text = 1;
+    }
+    else if (p->depth == 2) {
+        p->text = 1;
+    }
+}
+
+static void
+on_internal_subset(void *ctx, const xmlChar *name, const xmlChar *external_id,
+                   const xmlChar *system_id)
+{
+    (void)name;
+    (void)external_id;
+    (void)system_id;
+    StanzaParser *p = ctx;
+    /* XMPP forbids DTDs; nothing in one may reach us. */
+    p->failed = 1;
+    xmlStopParser(p->ctxt);
+}
+
+static xmlEntityPtr
+on_get_entity(void *ctx, const xmlChar *name)
+{
+    (void)ctx;
+    (void)name;
+    /* Only the predefined entities, which libxml2 resolves itself. */
+    return NULL;
+}
+
+static void
+on_error(void *ctx, xmlErrorPtr error)
+{
+    StanzaParser *p = ctx;
+    if (error == NULL || error->level >= XML_ERR_ERROR) {
+        p->failed = 1;
+    }
+}
+
+static void
+drop_context(StanzaParser *p)
+{
+    if (p->ctxt != NULL) {
+        xmlFreeParserCtxt(p->ctxt);
+        p->ctxt = NULL;
+    }
+    p->ready = 0;
+}
+
+StanzaParser *
+stanza_parser_new(void)
+{
+    StanzaParser *p = calloc(1, sizeof(*p));
+    if (p == NULL) {
+        return NULL;
+    }
+    xmlSAXHandler *sax = &p->sax;
+    sax->initialized = XML_SAX2_MAGIC;
+    sax->startElementNs = on_start;
+    sax->endElementNs = on_end;
+    sax->characters = on_characters;
+    sax->cdataBlock = on_characters;
+    sax->ignorableWhitespace = on_characters;
+    sax->internalSubset = on_internal_subset;
+    sax->getEntity = on_get_entity;
+    sax->getParameterEntity = on_get_entity;
+    sax->serror = on_error;
+    buf_init(&p->root);
+    buf_init(&p->arena);
+    return p;
+}
+
+void
+stanza_parser_free(StanzaParser *p)
+{
+    if (p == NULL) {
+        return;
+    }
+    drop_context(p);
+    buf_free(&p->root);
+    buf_free(&p->arena);
+    free(p);
+}
+
+static void
+clear_stanza(StanzaParser *p)
+{
+    p->failed = 0;
+    p->elements = p->complete = p->stray_text = p->in_first_child = 0;
+    p->other_attrs = p->children = p->text = p->is_ping = 0;
+    memset(p->slots, 0, sizeof(p->slots));
+    p->arena.len = 0;
+}
+
+/* Parses the saved root into a fresh or reset context. */
+static int
+start_context(StanzaParser *p)
+{
+    if (p->ctxt == NULL || p->parses >= PARSES_PER_CONTEXT) {
+        drop_context(p);
+        p->ctxt = xmlCreatePushParserCtxt(&p->sax, p, NULL, 0, NULL);
+        if (p->ctxt == NULL) {
+            return -1;
+        }
+        xmlCtxtUseOptions(p->ctxt, XML_PARSE_NONET | XML_PARSE_NOERROR
+                                   | XML_PARSE_NOWARNING | XML_PARSE_NOCDATA);
+    }
+    else if (xmlCtxtResetPush(p->ctxt, NULL, 0, NULL, NULL) != 0) {
+        drop_context(p);
+        return -1;
+    }
+    p->parses = 0;
+    p->depth = 0;
+    clear_stanza(p);
+    if (xmlParseChunk(p->ctxt, p->root.data, (int)p->root.len, 0) != 0
+        || p->failed || p->depth != 1 || p->elements != 0) {
+        drop_context(p);
+        return -1;
+    }
+    p->ready = 1;
+    return 0;
+}
+
+int
+stanza_parser_begin(StanzaParser *p, const char *root, size_t len)
+{
+    if (root == NULL) {
+        root = NEUTRAL_ROOT;
+        len = sizeof(NEUTRAL_ROOT) - 1;
+    }
+    p->root.len = 0;
+    p->ready = 0;
+    if (len > INT32_MAX || buf_append(&p->root, root, len) < 0) {
+        return -1;
+    }
+    return start_context(p);
+}
+
+static Str
+slot_str(const StanzaParser *p, int slot)
+{
+    const Slot *k = &p->slots[slot];
+    Str s = {NULL, 0};
+    if (k->present) {
+        s.ptr = p->arena.data + k->off;
+        s.len = k->len;
+    }
+    return s;
+}
+
+int
+stanza_parse(StanzaParser *p, const char *span, size_t len, StanzaInfo *info)
+{
+    if (!p->ready && (p->root.len == 0 || start_context(p) < 0)) {
+        return -1;
+    }
+    if (len > INT32_MAX) {
+        return -1;
+    }
+    clear_stanza(p);
+    p->parses++;
+    int rc = xmlParseChunk(p->ctxt, span, (int)len, 0);
+    if (rc != 0 || p->failed || p->depth != 1) {
+        /* libxml2 stops at a fatal error; the next stanza needs a fresh
+           start from the root. */
+        p->ready = 0;
+        return -1;
+    }
+    if (p->elements != 1 || !p->complete || p->stray_text) {
+        return -1;
+    }
+    info->name = slot_str(p, SLOT_NAME);
+    info->ns = slot_str(p, SLOT_NS);
+    info->type = slot_str(p, SLOT_TYPE);
+    info->id = slot_str(p, SLOT_ID);
+    info->from = slot_str(p, SLOT_FROM);
+    info->to = slot_str(p, SLOT_TO);
+    info->lang = slot_str(p, SLOT_LANG);
+    info->lead = slot_str(p, SLOT_LEAD);
+    info->other_attrs = p->other_attrs;
+    info->children = p->children;
+    info->text = p->text;
+    info->is_ping = p->is_ping && p->children == 1;
+    return 0;
+}

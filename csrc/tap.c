@@ -1,0 +1,886 @@
+/*
+ * The Tap type: slixmpp's data_received with a fast path in front of it.
+ *
+ * Every read is scanned whole first; a read the scanner cannot follow goes
+ * to slixmpp untouched, so that slixmpp reports it exactly as it always
+ * has.  Then a top-level <iq> is held back until it is complete and parsed:
+ * a ping request is answered here, a pong to a ping of ours completes it
+ * here, and only while nothing else could have seen the stanza (the plugin
+ * keeps the flags that say so).  Every other byte goes to slixmpp's own
+ * data_received unchanged and in order; the bytes before a stanza we
+ * consume reach slixmpp before we act on it.
+ */
+#include "tap.h"
+
+#include <string.h>
+
+#include "structmember.h"
+
+/* A stream header larger than this is not one we need to understand. */
+#define MAX_HEADER (64 * 1024)
+/* An iq larger than this is no ping nor pong: slixmpp gets it as it comes. */
+#define MAX_HELD (16 * 1024)
+/* How many JIDs' reply forms to remember. */
+#define MAX_JIDS 4096
+
+typedef enum { ACT_NONE, ACT_ANSWER, ACT_PONG } Action;
+
+/* ---- the stream ------------------------------------------------------ */
+
+/* Follows slixmpp to a new stream: init_parser() makes a new parser object
+   for every connection and every stream restart.  -1 on error. */
+int
+tap_sync_stream(TapObject *self)
+{
+    CoreState *st = tap_state(self);
+    PyObject *parser = PyObject_GetAttr(self->xmpp, st->str_parser);
+    if (parser == NULL) {
+        return -1;
+    }
+    if (parser == self->parser) {
+        Py_DECREF(parser);
+        return 0;
+    }
+    Py_XSETREF(self->parser, parser);
+    Py_CLEAR(self->write);
+    scanner_reset(&self->scanner);
+    self->header.len = 0;
+    self->in_header = 1;
+    self->holding = 0;
+    self->carry.len = 0;
+    self->passive = parser == Py_None;
+    PyObject *transport = PyObject_GetAttr(self->xmpp, st->str_transport);
+    if (transport == NULL) {
+        return -1;
+    }
+    if (transport != Py_None) {
+        self->write = PyObject_GetAttr(transport, st->str_write);
+    }
+    int failed = transport != Py_None && self->write == NULL;
+    Py_DECREF(transport);
+    return failed ? -1 : 0;
+}
+
+/* After handing bytes to slixmpp: did its handlers restart the stream?
+   Then the rest of this read is slixmpp's alone.  1 if so, -1 on error. */
+static int
+stream_changed(TapObject *self)
+{
+    PyObject *parser = PyObject_GetAttr(self->xmpp,
+                                        tap_state(self)->str_parser);
+    if (parser == NULL) {
+        return -1;
+    }
+    Py_DECREF(parser);
+    if (parser == self->parser) {
+        return 0;
+    }
+    self->passive = 1;
+    return 1;
+}
+
+static int
+feed_bytes(TapObject *self, const char *p, size_t n)
+{
+    if (n == 0) {
+        return 0;
+    }
+    PyObject *chunk = PyBytes_FromStringAndSize(p, (Py_ssize_t)n);
+    if (chunk == NULL) {
+        return -1;
+    }
+    PyObject *r = PyObject_CallOneArg(self->feed, chunk);
+    Py_DECREF(chunk);
+    Py_XDECREF(r);
+    return r == NULL ? -1 : 0;
+}
+
+/* Hands the held bytes of earlier reads to slixmpp. */
+static int
+feed_carry(TapObject *self)
+{
+    int rc = feed_bytes(self, self->carry.data, self->carry.len);
+    self->carry.len = 0;
+    self->holding = 0;
+    return rc;
+}
+
+static int
+truth(PyObject *obj)
+{
+    if (obj == NULL) {
+        return -1;
+    }
+    int b = PyObject_IsTrue(obj);
+    Py_DECREF(obj);
+    return b;
+}
+
+/* Debug logging shows every stanza: with it on, slixmpp handles ours too.
+   Asked at most once per read. */
+static int
+debug_on(TapObject *self, int *cache)
+{
+    if (*cache < 0) {
+        *cache = truth(PyObject_CallNoArgs(self->debug_enabled));
+    }
+    return *cache;
+}
+
+/* May we write a stanza now?  Only where slixmpp's send() would not hold
+   it back (before the session starts), and only when nothing waits in its
+   send queue, or we would overtake what was sent before. */
+int
+tap_can_write(TapObject *self, int *debug)
+{
+    if (!self->direct_send || self->write == NULL) {
+        return 0;
+    }
+    CoreState *st = tap_state(self);
+    int d = debug_on(self, debug);
+    if (d != 0) {
+        return d < 0 ? -1 : 0;
+    }
+    int started = truth(PyObject_GetAttr(self->xmpp, st->str_session_started));
+    if (started == 0) {
+        started = truth(PyObject_GetAttr(self->xmpp, st->str_always_send));
+    }
+    if (started <= 0) {
+        return started;
+    }
+    return truth(PyObject_CallNoArgs(self->queue_idle));
+}
+
+int
+tap_write_out(TapObject *self)
+{
+    PyObject *bytes = PyBytes_FromStringAndSize(self->out.data,
+                                                (Py_ssize_t)self->out.len);
+    self->out.len = 0;
+    if (bytes == NULL) {
+        return -1;
+    }
+    PyObject *r = PyObject_CallOneArg(self->write, bytes);
+    Py_DECREF(bytes);
+    Py_XDECREF(r);
+    return r == NULL ? -1 : 0;
+}
+
+static PyObject *
+str_or_none(Str s)
+{
+    if (s.ptr == NULL) {
+        Py_RETURN_NONE;
+    }
+    return PyUnicode_DecodeUTF8(s.ptr, (Py_ssize_t)s.len, "strict");
+}
+
+/* Stream Management counts what we consume and send as slixmpp would. */
+int
+tap_sm_incoming(TapObject *self)
+{
+    if (self->sm == Py_None) {
+        return 0;
+    }
+    PyObject *r = PyObject_CallMethodNoArgs(self->sm,
+                                            tap_state(self)->str_incoming);
+    Py_XDECREF(r);
+    return r == NULL ? -1 : 0;
+}
+
+int
+tap_sm_outgoing(TapObject *self, PyObject *type, Str id, Str to, Str from,
+                Str lang)
+{
+    if (self->sm == Py_None) {
+        return 0;
+    }
+    PyObject *args[6] = {self->sm, type, str_or_none(id), str_or_none(to),
+                         str_or_none(from), str_or_none(lang)};
+    PyObject *r = NULL;
+    if (args[2] && args[3] && args[4] && args[5]) {
+        r = PyObject_VectorcallMethod(tap_state(self)->str_outgoing, args,
+                                      6 | PY_VECTORCALL_ARGUMENTS_OFFSET,
+                                      NULL);
+    }
+    for (int i = 2; i < 6; i++) {
+        Py_XDECREF(args[i]);
+    }
+    Py_XDECREF(r);
+    return r == NULL ? -1 : 0;
+}
+
+/* ---- incoming iq ----------------------------------------------------- */
+
+static int
+str_equals(Str s, const char *lit)
+{
+    size_t n = strlen(lit);
+    return s.ptr != NULL && s.len == n && memcmp(s.ptr, lit, n) == 0;
+}
+
+static int
+plain(Str s)
+{
+    return s.ptr == NULL || (s.len > 0 && xml_attr_value_is_plain(s));
+}
+
+/* What we may do with a complete top-level iq, judging by its bytes. */
+static Action
+classify(TapObject *self, const char *span, size_t len, StanzaInfo *info)
+{
+    if (stanza_parse(self->stanza_parser, span, len, info) < 0
+        || !str_equals(info->name, "iq") || info->ns.ptr == NULL
+        || info->ns.len != self->default_ns.len
+        || memcmp(info->ns.ptr, self->default_ns.data, info->ns.len) != 0
+        || info->id.ptr == NULL) {
+        return ACT_NONE;
+    }
+    if (str_equals(info->type, "get")) {
+        /* Exactly what slixmpp's reply would copy, and nothing a parser
+           would normalize differently once slixmpp serialized it. */
+        if (self->answer_pings && info->is_ping && !info->text
+            && !info->other_attrs && plain(info->id) && plain(info->from)
+            && plain(info->to) && plain(info->lang)
+            && xml_text_is_plain(info->lead)) {
+            return ACT_ANSWER;
+        }
+        return ACT_NONE;
+    }
+    int error = str_equals(info->type, "error");
+    if (self->complete_pongs && (error || str_equals(info->type, "result"))
+        && pings_is_pong(self, info->id, info->from, error)) {
+        return ACT_PONG;
+    }
+    return ACT_NONE;
+}
+
+/* The JID as slixmpp's iq.reply() writes it (a new reference), None when
+   slixmpp would refuse it, or NULL on error.  Asked of the plugin once per
+   JID: most pings come from a few. */
+static PyObject *
+reply_jid(TapObject *self, Str raw)
+{
+    PyObject *key = str_or_none(raw);
+    if (key == NULL || key == Py_None) {
+        return key;
+    }
+    PyObject *form = PyDict_GetItemWithError(self->jids, key);
+    if (form != NULL) {
+        Py_DECREF(key);
+        return Py_NewRef(form);
+    }
+    if (PyErr_Occurred()) {
+        Py_DECREF(key);
+        return NULL;
+    }
+    form = PyObject_CallOneArg(self->normalize_jid, key);
+    if (form != NULL && (form == Py_None || PyUnicode_Check(form))) {
+        if (PyDict_GET_SIZE(self->jids) >= MAX_JIDS) {
+            PyDict_Clear(self->jids);
+        }
+        if (PyDict_SetItem(self->jids, key, form) < 0) {
+            Py_CLEAR(form);
+        }
+    }
+    else if (form != NULL) {
+        PyErr_SetString(PyExc_TypeError, "normalize_jid must return str or "
+                                         "None");
+        Py_CLEAR(form);
+    }
+    Py_DECREF(key);
+    return form;
+}
+
+static int
+utf8_of(PyObject *s, Str *out)
+{
+    out->ptr = NULL;
+    out->len = 0;
+    if (s == Py_None) {
+        return 0;
+    }
+    Py_ssize_t n;
+    out->ptr = PyUnicode_AsUTF8AndSize(s, &n);
+    out->len = (size_t)n;
+    return out->ptr == NULL ? -1 : 0;
+}
+
+/* Answers a ping as iq.reply().send() would: 1 if answered, 0 if slixmpp
+   must (a JID it would refuse), -1 on error. */
+static int
+answer_ping(TapObject *self, const StanzaInfo *info)
+{
+    /* A component answers from the address pinged. */
+    PyObject *to = info->from.ptr ? reply_jid(self, info->from)
+                                  : Py_NewRef(Py_None);
+    PyObject *from = (self->component && info->to.ptr)
+                     ? reply_jid(self, info->to) : Py_NewRef(Py_None);
+    int rc = to == NULL || from == NULL ? -1 : 1;
+    Str to_str, from_str;
+    if (rc > 0 && ((info->from.ptr && to == Py_None)
+                   || (self->component && info->to.ptr && from == Py_None))) {
+        rc = 0;
+    }
+    if (rc > 0 && (utf8_of(to, &to_str) < 0 || utf8_of(from, &from_str) < 0)) {
+        rc = -1;
+    }
+    if (rc > 0 && serialize_result(&self->out, info->id, to_str, from_str,
+                                   info->lang, info->lead) < 0) {
+        PyErr_NoMemory();
+        rc = -1;
+    }
+    if (rc > 0 && (tap_sm_incoming(self) < 0
+                   || tap_sm_outgoing(self, tap_state(self)->str_result,
+                                      info->id, to_str, from_str,
+                                      info->lang) < 0)) {
+        rc = -1;
+    }
+    if (rc > 0) {
+        self->answered++;
+        rc = tap_write_out(self) < 0 ? -1 : 1;
+    }
+    self->out.len = 0;
+    Py_XDECREF(to);
+    Py_XDECREF(from);
+    return rc;
+}
+
+/* Takes the action if it is still ours once the bytes before the stanza
+   reached slixmpp (whose handlers may have sent something, or completed
+   the ping).  1 if taken, 0 if the stanza is slixmpp's, -1 on error. */
+static int
+act(TapObject *self, Action act, const StanzaInfo *info, int *debug)
+{
+    int d = debug_on(self, debug);
+    if (d != 0) {
+        return d < 0 ? -1 : 0;
+    }
+    if (act == ACT_ANSWER) {
+        int ok = self->answer_pings ? tap_can_write(self, debug) : 0;
+        return ok <= 0 ? ok : answer_ping(self, info);
+    }
+    int error = str_equals(info->type, "error");
+    if (!self->complete_pongs
+        || !pings_is_pong(self, info->id, info->from, error)) {
+        return 0;
+    }
+    if (tap_sm_incoming(self) < 0 || pings_complete(self, info->id) < 0) {
+        return -1;
+    }
+    return 1;
+}
+
+/* ---- data_received --------------------------------------------------- */
+
+/* The bytes of data: bytes as they are, str and buffers as bytes. */
+static PyObject *
+as_bytes(PyObject *data)
+{
+    if (PyBytes_CheckExact(data)) {
+        return Py_NewRef(data);
+    }
+    if (PyUnicode_Check(data)) {
+        return PyUnicode_AsUTF8String(data);
+    }
+    return PyBytes_FromObject(data);
+}
+
+static int
+hold_more(TapObject *self, const char *p, size_t n)
+{
+    if (self->carry.len + n > MAX_HELD) {
+        return 1;
+    }
+    if (buf_append(&self->carry, p, n) < 0) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+/* Scans the whole read into self->events.  The number of events, or -1
+   when the scanner gave up (or memory ran out). */
+static Py_ssize_t
+scan_read(TapObject *self, const char *buf, size_t len)
+{
+    size_t n = 0, pos = 0;
+    for (;;) {
+        ScanEvent ev = scanner_next(&self->scanner, buf, len, &pos);
+        if (ev == SCAN_MORE) {
+            return (Py_ssize_t)n;
+        }
+        if (ev == SCAN_FAILED) {
+            return -1;
+        }
+        if (n == self->events_cap) {
+            size_t cap = self->events_cap ? self->events_cap * 2 : 64;
+            TapEvent *events = PyMem_Realloc(self->events,
+                                             cap * sizeof(TapEvent));
+            if (events == NULL) {
+                return -1;
+            }
+            self->events = events;
+            self->events_cap = cap;
+        }
+        TapEvent *e = &self->events[n++];
+        e->kind = ev;
+        e->pos = pos;
+        e->flag = ev == SCAN_STANZA_START
+                  ? self->scanner.stanza_start_in_earlier_read
+                  : self->scanner.stanza_is_iq;
+        if (ev == SCAN_STREAM_END) {
+            return (Py_ssize_t)n;
+        }
+    }
+}
+
+/* Keeps the stream header's bytes: its namespace declarations are the
+   context the stanzas are parsed in. */
+static void
+keep_header(TapObject *self, const char *p, size_t n, int complete)
+{
+    if (self->header.len + n > MAX_HEADER
+        || buf_append(&self->header, p, n) < 0) {
+        self->passive = 1;
+        return;
+    }
+    if (complete) {
+        self->in_header = 0;
+        if (stanza_parser_begin(self->stanza_parser, self->header.data,
+                                self->header.len) < 0) {
+            self->passive = 1;
+        }
+    }
+}
+
+/* Acts on one read's events.  Bytes [*pass_from, ...) of the read have not
+   reached slixmpp yet.  0, or -1 on error. */
+static int
+act_on_read(TapObject *self, const char *buf, size_t len, size_t n_events,
+            size_t *pass_from)
+{
+    size_t hold_from = 0, header_from = 0;
+    int debug = -1;
+    StanzaInfo info;
+    for (size_t i = 0; i < n_events && !self->passive; i++) {
+        const TapEvent *ev = &self->events[i];
+        size_t pos = ev->pos;
+        switch (ev->kind) {
+        case SCAN_HEADER_END:
+            if (self->in_header) {
+                keep_header(self, buf + header_from, pos - header_from, 1);
+            }
+            break;
+        case SCAN_STANZA_START:
+            /* A '<' that ended the last read went to slixmpp with it. */
+            if (!ev->flag && (self->answer_pings || self->complete_pongs)) {
+                self->holding = 1;
+                hold_from = pos - 1;
+            }
+            break;
+        case SCAN_STANZA_NAME:
+            if (self->holding && !ev->flag) {
+                self->holding = 0;
+                if (self->carry.len && feed_carry(self) < 0) {
+                    return -1;
+                }
+            }
+            break;
+        case SCAN_STANZA_END: {
+            if (!self->holding) {
+                break;
+            }
+            self->holding = 0;
+            const char *span = buf + hold_from;
+            size_t span_len = pos - hold_from;
+            int carried = self->carry.len > 0;
+            if (carried) {
+                int r = hold_more(self, buf, pos);
+                if (r != 0) {
+                    /* Too big to be ours: slixmpp gets it all. */
+                    *pass_from = pos;
+                    if (r < 0 || feed_carry(self) < 0) {
+                        return -1;
+                    }
+                    break;
+                }
+                span = self->carry.data;
+                span_len = self->carry.len;
+            }
+            Action action = classify(self, span, span_len, &info);
+            int taken = 0;
+            if (action != ACT_NONE) {
+                if (!carried) {
+                    if (feed_bytes(self, buf + *pass_from,
+                                   hold_from - *pass_from) < 0) {
+                        return -1;
+                    }
+                    *pass_from = hold_from;
+                }
+                int changed = stream_changed(self);
+                if (changed < 0) {
+                    return -1;
+                }
+                taken = changed ? 0 : act(self, action, &info, &debug);
+                if (taken < 0) {
+                    return -1;
+                }
+            }
+            if (taken) {
+                *pass_from = pos;
+                self->carry.len = 0;
+            }
+            else if (carried) {
+                *pass_from = pos;
+                if (feed_carry(self) < 0) {
+                    return -1;
+                }
+            }
+            break;
+        }
+        case SCAN_STREAM_END:
+            /* From here on slixmpp alone decides, as it always has. */
+            self->passive = 1;
+            break;
+        default:
+            break;
+        }
+    }
+    if (self->in_header && !self->passive) {
+        keep_header(self, buf + header_from, len - header_from, 0);
+    }
+    if (self->holding && !self->passive) {
+        int r = hold_more(self, buf + hold_from, len - hold_from);
+        if (r < 0) {
+            return -1;
+        }
+        if (r == 0) {
+            /* Slixmpp gets the rest of this read, up to the held iq. */
+            if (feed_bytes(self, buf + *pass_from, hold_from - *pass_from)
+                < 0) {
+                return -1;
+            }
+            *pass_from = len;
+            return 0;
+        }
+        /* Too big to be ours: let it stream through. */
+        if (feed_carry(self) < 0) {
+            return -1;
+        }
+    }
+    else if (self->holding) {
+        /* Gone passive with bytes held: they go first. */
+        if (feed_carry(self) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static PyObject *
+tap_call(TapObject *self, PyObject *const *args, size_t nargsf,
+         PyObject *kwnames)
+{
+    if (PyVectorcall_NARGS(nargsf) != 1 || kwnames != NULL) {
+        PyErr_SetString(PyExc_TypeError,
+                        "data_received() takes exactly one argument");
+        return NULL;
+    }
+    PyObject *data = args[0];
+    if (tap_sync_stream(self) < 0) {
+        return NULL;
+    }
+    if (self->in_call) {
+        /* A read inside a read: our place in the stream is lost. */
+        self->passive = 1;
+    }
+    if (self->passive) {
+        return PyObject_CallOneArg(self->feed, data);
+    }
+    PyObject *bytes = as_bytes(data);
+    if (bytes == NULL) {
+        return NULL;
+    }
+    const char *buf = PyBytes_AS_STRING(bytes);
+    size_t len = (size_t)PyBytes_GET_SIZE(bytes);
+    size_t pass_from = 0;
+    int rc = 0;
+    self->in_call = 1;
+    Py_ssize_t n_events = scan_read(self, buf, len);
+    if (n_events < 0) {
+        /* Slixmpp's parser will refuse this read: let it see the read
+           exactly as it came, to say so in its own words. */
+        self->passive = 1;
+        if (self->holding) {
+            rc = feed_carry(self);
+        }
+    }
+    else {
+        rc = act_on_read(self, buf, len, (size_t)n_events, &pass_from);
+    }
+    self->in_call = 0;
+    if (rc == 0 && pass_from < len) {
+        if (pass_from == 0) {
+            /* Nothing taken from this read: slixmpp gets the object the
+               caller gave. */
+            PyObject *r = PyObject_CallOneArg(self->feed, data);
+            rc = r == NULL ? -1 : 0;
+            Py_XDECREF(r);
+        }
+        else {
+            rc = feed_bytes(self, buf + pass_from, len - pass_from);
+        }
+    }
+    Py_DECREF(bytes);
+    if (rc < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* ---- the type -------------------------------------------------------- */
+
+static int
+tap_init(TapObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"xmpp", "feed", "loop", "default_ns",
+                             "component", "debug_enabled", "queue_idle",
+                             "normalize_jid", "send_slow", "on_timeout",
+                             NULL};
+    PyObject *xmpp, *feed, *loop, *default_ns, *debug_enabled, *queue_idle;
+    PyObject *normalize_jid, *send_slow, *on_timeout;
+    int component;
+    if (self->xmpp != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Tap is already initialized");
+        return -1;
+    }
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO$UpOOOOO:Tap", kwlist,
+                                     &xmpp, &feed, &loop, &default_ns,
+                                     &component, &debug_enabled, &queue_idle,
+                                     &normalize_jid, &send_slow,
+                                     &on_timeout)) {
+        return -1;
+    }
+    CoreState *st = tap_state(self);
+    Str ns;
+    if (core_utf8_arg(default_ns, "default_ns", &ns) < 0) {
+        return -1;
+    }
+    if (buf_append(&self->default_ns, ns.ptr, ns.len) < 0
+        || (self->stanza_parser = stanza_parser_new()) == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (inflight_init(&self->inflight) < 0) {
+        return -1;
+    }
+    self->create_future = PyObject_GetAttr(loop, st->str_create_future);
+    self->call_later = PyObject_GetAttr(loop, st->str_call_later);
+    self->expire = PyObject_GetAttr((PyObject *)self, st->str_expire);
+    self->jids = PyDict_New();
+    if (self->create_future == NULL || self->call_later == NULL
+        || self->expire == NULL || self->jids == NULL) {
+        return -1;
+    }
+    self->xmpp = Py_NewRef(xmpp);
+    self->feed = Py_NewRef(feed);
+    self->debug_enabled = Py_NewRef(debug_enabled);
+    self->queue_idle = Py_NewRef(queue_idle);
+    self->normalize_jid = Py_NewRef(normalize_jid);
+    self->send_slow = Py_NewRef(send_slow);
+    self->on_timeout = Py_NewRef(on_timeout);
+    self->component = component;
+    return 0;
+}
+
+static PyObject *tap_vectorcall(PyObject *self, PyObject *const *args,
+                                size_t nargsf, PyObject *kwnames);
+
+static PyObject *
+tap_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    TapObject *self = (TapObject *)PyType_GenericNew(type, args, kwds);
+    if (self == NULL) {
+        return NULL;
+    }
+    self->vectorcall = tap_vectorcall;
+    self->sm = Py_NewRef(Py_None);
+    scanner_init(&self->scanner);
+    buf_init(&self->default_ns);
+    buf_init(&self->header);
+    buf_init(&self->carry);
+    buf_init(&self->out);
+    self->in_header = 1;
+    self->passive = 1;
+    return (PyObject *)self;
+}
+
+typedef struct {
+    visitproc visit;
+    void *arg;
+    int rc;
+} VisitEntries;
+
+static void
+visit_entry(PingEntry *e, void *arg)
+{
+    VisitEntries *v = arg;
+    if (v->rc == 0 && e->future) {
+        v->rc = v->visit(e->future, v->arg);
+    }
+    if (v->rc == 0 && e->peer) {
+        v->rc = v->visit(e->peer, v->arg);
+    }
+    if (v->rc == 0 && e->context) {
+        v->rc = v->visit(e->context, v->arg);
+    }
+}
+
+static int
+tap_traverse(TapObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(self->xmpp);
+    Py_VISIT(self->feed);
+    Py_VISIT(self->create_future);
+    Py_VISIT(self->call_later);
+    Py_VISIT(self->debug_enabled);
+    Py_VISIT(self->queue_idle);
+    Py_VISIT(self->normalize_jid);
+    Py_VISIT(self->send_slow);
+    Py_VISIT(self->on_timeout);
+    Py_VISIT(self->sm);
+    Py_VISIT(self->expire);
+    Py_VISIT(self->timer);
+    Py_VISIT(self->jids);
+    Py_VISIT(self->parser);
+    Py_VISIT(self->write);
+    if (self->inflight.slots != NULL) {
+        VisitEntries v = {visit, arg, 0};
+        inflight_foreach(&self->inflight, visit_entry, &v);
+        return v.rc;
+    }
+    return 0;
+}
+
+static void
+clear_entry(PingEntry *e, void *arg)
+{
+    (void)arg;
+    Py_CLEAR(e->future);
+    Py_CLEAR(e->peer);
+    Py_CLEAR(e->context);
+}
+
+static int
+tap_clear(TapObject *self)
+{
+    if (self->inflight.slots != NULL) {
+        inflight_foreach(&self->inflight, clear_entry, NULL);
+    }
+    Py_CLEAR(self->xmpp);
+    Py_CLEAR(self->feed);
+    Py_CLEAR(self->create_future);
+    Py_CLEAR(self->call_later);
+    Py_CLEAR(self->debug_enabled);
+    Py_CLEAR(self->queue_idle);
+    Py_CLEAR(self->normalize_jid);
+    Py_CLEAR(self->send_slow);
+    Py_CLEAR(self->on_timeout);
+    Py_CLEAR(self->sm);
+    Py_CLEAR(self->expire);
+    Py_CLEAR(self->timer);
+    Py_CLEAR(self->jids);
+    Py_CLEAR(self->parser);
+    Py_CLEAR(self->write);
+    return 0;
+}
+
+static void
+tap_dealloc(TapObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    tap_clear(self);
+    if (self->inflight.slots != NULL) {
+        inflight_free(&self->inflight);
+    }
+    scanner_free(&self->scanner);
+    stanza_parser_free(self->stanza_parser);
+    PyMem_Free(self->events);
+    buf_free(&self->default_ns);
+    buf_free(&self->header);
+    buf_free(&self->carry);
+    buf_free(&self->out);
+    tp->tp_free((PyObject *)self);
+    Py_DECREF(tp);
+}
+
+static PyObject *
+tap_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf,
+               PyObject *kwnames)
+{
+    return tap_call((TapObject *)self, args, nargsf, kwnames);
+}
+
+static PyObject *
+tap_tp_call(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    if (kwds != NULL && PyDict_GET_SIZE(kwds) != 0) {
+        PyErr_SetString(PyExc_TypeError,
+                        "data_received() takes no keyword arguments");
+        return NULL;
+    }
+    return tap_call((TapObject *)self, &PyTuple_GET_ITEM(args, 0),
+                    (size_t)PyTuple_GET_SIZE(args), NULL);
+}
+
+static PyMemberDef tap_members[] = {
+    {"answer_pings", T_BOOL, offsetof(TapObject, answer_pings), 0,
+     "Answer ping requests in C."},
+    {"complete_pongs", T_BOOL, offsetof(TapObject, complete_pongs), 0,
+     "Complete pings from their results in C."},
+    {"direct_send", T_BOOL, offsetof(TapObject, direct_send), 0,
+     "Write stanzas to the transport directly."},
+    {"sm", T_OBJECT, offsetof(TapObject, sm), 0,
+     "Stream Management's accounting, or None."},
+    {"__vectorcalloffset__", T_PYSSIZET, offsetof(TapObject, vectorcall),
+     READONLY, NULL},
+    {NULL, 0, 0, 0, NULL}
+};
+
+static PyType_Slot tap_slots[] = {
+    {Py_tp_doc, "Tap(xmpp, feed, loop, *, default_ns, component, "
+                "debug_enabled, queue_idle, normalize_jid, send_slow, "
+                "on_timeout)\n--\n\n"
+                "slixmpp's data_received with the ping fast path in front."},
+    {Py_tp_new, tap_new},
+    {Py_tp_init, tap_init},
+    {Py_tp_call, tap_tp_call},
+    {Py_tp_traverse, tap_traverse},
+    {Py_tp_clear, tap_clear},
+    {Py_tp_dealloc, tap_dealloc},
+    {Py_tp_methods, tap_ping_methods},
+    {Py_tp_members, tap_members},
+    {0, NULL}
+};
+
+static PyType_Spec tap_spec = {
+    .name = "slixmpp_ping_c._core.Tap",
+    .basicsize = sizeof(TapObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC
+             | Py_TPFLAGS_HAVE_VECTORCALL,
+    .slots = tap_slots,
+};
+
+int
+tap_add_type(PyObject *module, CoreState *st)
+{
+    st->tap_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &tap_spec,
+                                                            NULL);
+    if (st->tap_type == NULL) {
+        return -1;
+    }
+    return PyModule_AddType(module, st->tap_type);
+}

@@ -1,0 +1,88 @@
+/*
+ * The Tap object, shared by its two halves: tap.c (the type and the stream
+ * tap in front of slixmpp's data_received) and pings.c (the pings we send:
+ * the in-flight table and its timer).
+ */
+#ifndef SLIXMPP_PING_C_TAP_H
+#define SLIXMPP_PING_C_TAP_H
+
+#include "core.h"
+#include "inflight.h"
+#include "scanner.h"
+
+/* send_ping()'s entries, which slixmpp completes, as opposed to ping()'s. */
+enum { ENTRY_TRACKED = 1 };
+
+/* A scanner event of the current read, kept so that the read is looked at
+   whole before anything in it is acted upon. */
+typedef struct {
+    ScanEvent kind;
+    size_t pos;
+    int flag;           /* STANZA_START: '<' in an earlier read; NAME: iq */
+} TapEvent;
+
+typedef struct {
+    PyObject_HEAD
+    vectorcallfunc vectorcall;
+    PyObject *xmpp;
+    PyObject *feed;             /* slixmpp's own data_received */
+    PyObject *create_future;
+    PyObject *call_later;
+    PyObject *debug_enabled;    /* () -> bool */
+    PyObject *queue_idle;       /* () -> bool */
+    PyObject *normalize_jid;    /* (str) -> str, or None if invalid */
+    PyObject *send_slow;        /* (id, peer, ifrom) */
+    PyObject *on_timeout;       /* (id, future, peer, context, tracked) */
+    PyObject *sm;               /* None, or incoming() and outgoing(...) */
+    PyObject *expire;           /* self._expire, the timer's callback */
+    PyObject *timer;            /* the armed TimerHandle, or NULL */
+    PyObject *jids;             /* raw JID -> slixmpp's form, or None */
+    double timer_deadline;
+    /* set by the plugin: what the fast path may do right now */
+    char answer_pings;
+    char complete_pongs;
+    char direct_send;
+    /* the stream */
+    PyObject *parser;           /* slixmpp's parser the state below is for */
+    PyObject *write;            /* transport.write, or NULL */
+    Buf default_ns;
+    int component;
+    Scanner scanner;
+    StanzaParser *stanza_parser;
+    Buf header;
+    int in_header;
+    int passive;                /* hand everything to slixmpp */
+    int holding;                /* an iq's bytes are held back */
+    int in_call;
+    Buf carry;                  /* the held bytes of earlier reads */
+    TapEvent *events;
+    size_t events_cap;
+    /* the pings */
+    InFlight inflight;
+    Buf out;
+    unsigned long long answered, completed;
+} TapObject;
+
+static inline CoreState *
+tap_state(TapObject *self)
+{
+    return core_state_of_type(Py_TYPE(self));
+}
+
+/* tap.c, for pings.c */
+int tap_sync_stream(TapObject *self);
+int tap_can_write(TapObject *self, int *debug);
+int tap_write_out(TapObject *self);
+int tap_sm_outgoing(TapObject *self, PyObject *type, Str id, Str to,
+                    Str from, Str lang);
+int tap_sm_incoming(TapObject *self);
+
+/* pings.c */
+extern PyMethodDef tap_ping_methods[];
+/* What a stanza from the stream does to our pings: 1 if the result or
+   error with this id, from this sender, completes a ping of ours here. */
+int pings_is_pong(TapObject *self, Str id, Str from, int error);
+int pings_complete(TapObject *self, Str id);
+void pings_release(TapObject *self, PingEntry *e);
+
+#endif

@@ -1,0 +1,20 @@
+"""slixmpp-ping-c: slixmpp's XEP-0199 (XMPP Ping) plugin with its hot path in C.
+
+Importing this package makes ``xmpp.register_plugin('xep_0199')`` load
+:class:`XEP_0199` from here instead of slixmpp's own plugin.
+"""
+
+# slixmpp's own plugin module registers its class when first imported;
+# importing it before registering ours keeps ours in the registry whatever
+# imports it later.
+import slixmpp.plugins.xep_0199  # noqa: F401
+from slixmpp.plugins.base import register_plugin
+from slixmpp.plugins.xep_0199 import Ping
+
+from slixmpp_ping_c._core import build_ping, build_result, parse_stanza
+from slixmpp_ping_c.plugin import XEP_0199, PingStats
+
+register_plugin(XEP_0199)
+
+__all__ = ['XEP_0199', 'Ping', 'PingStats', 'parse_stanza', 'build_ping',
+           'build_result']

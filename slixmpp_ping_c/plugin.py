@@ -1,0 +1,613 @@
+"""XEP-0199 (XMPP Ping) for slixmpp, with the hot path in C.
+
+The plugin is slixmpp's own, line for line where it can be, and a complete
+implementation without the C fast path: pings in flight are completed by
+one handler whose matcher asks the C in-flight table (O(1) per stanza)
+instead of one handler per ping.  The C ``Tap`` sits in front of slixmpp's
+``data_received`` and answers pings and completes pongs itself, but only
+while nothing else would have seen those stanzas; ``_refresh`` keeps the
+flags that say so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import uuid
+from asyncio import Future
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
+
+from slixmpp.exceptions import IqError, IqTimeout
+from slixmpp.jid import JID, InvalidJID
+from slixmpp.plugins import BasePlugin
+from slixmpp.plugins.xep_0199 import Ping, stanza
+from slixmpp.stanza import Iq
+from slixmpp.xmlstream import ET, register_stanza_plugin
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import MatchIDSender, StanzaPath
+from slixmpp.xmlstream.matcher.base import MatcherBase
+from slixmpp.xmlstream.xmlstream import XMLStream
+
+from slixmpp_ping_c._core import Peer, Tap
+
+log = logging.getLogger(__name__)
+
+# slixmpp logs every stanza here at DEBUG; when that is on, stanzas take
+# slixmpp's path so that the log shows them.
+_stream_log = logging.getLogger('slixmpp.xmlstream.xmlstream')
+
+# Stream Management's sequence numbers wrap at 2**32 (XEP-0198).
+_SM_MAX_SEQ = 2 ** 32
+
+# slixmpp's own stream filters that return any iq untouched and do nothing
+# else with it (read in slixmpp 1.8.3 and 1.17): the fast path need not
+# show them pings.  Any other filter sends pings through slixmpp.
+_FILTERS_BLIND_TO_IQ = frozenset({
+    ('slixmpp.roster.multi', 'Roster._save_last_status'),
+    ('slixmpp.plugins.xep_0027.gpg', 'XEP_0027._sign_presence'),
+    ('slixmpp.plugins.xep_0077.register', 'XEP_0077._force_stream_feature'),
+    ('slixmpp.plugins.xep_0115.caps', 'XEP_0115._filter_add_caps'),
+    ('slixmpp.plugins.xep_0153.vcard_avatar', 'XEP_0153._update_presence'),
+    ('slixmpp.plugins.xep_0184.receipt',
+     'XEP_0184._filter_add_receipt_request'),
+    ('slixmpp.plugins.xep_0256', 'XEP_0256._initial_presence_activity'),
+    ('slixmpp.plugins.xep_0319.idle', 'XEP_0319._stamp_idle_presence'),
+})
+
+
+def _blind_to_iq(stream_filter: Callable[..., Any]) -> bool:
+    function = getattr(stream_filter, '__func__', stream_filter)
+    return (getattr(function, '__module__', None),
+            getattr(function, '__qualname__', None)) in _FILTERS_BLIND_TO_IQ
+
+
+def _reply_normalizes() -> bool:
+    """Whether this slixmpp's iq.reply() writes the sender's JID in its
+    normalized form (1.8.3) or as received (1.17)."""
+    request = Iq(None, ET.fromstring(
+        "<iq xmlns='jabber:client' type='get' from='A@B.C/R'/>"))
+    return request.reply().xml.get('to') == 'a@b.c/R'
+
+
+_REPLY_NORMALIZES = _reply_normalizes()
+
+
+def _reply_jid(raw: str) -> str | None:
+    """A JID attribute as iq.reply() writes it, or None where answering
+    through slixmpp raises InvalidJID (as slixmpp's handler does while
+    logging the sender)."""
+    try:
+        jid = JID(raw)
+    except InvalidJID:
+        return None
+    return jid.full if _REPLY_NORMALIZES else raw
+
+
+class PingStats(NamedTuple):
+    """Statistics of the pings to one entity, as ping(8) reports them.
+
+    Times are in seconds, None until the first pong; ``lost`` counts pings
+    that timed out or were answered with an error.
+    """
+    sent: int
+    received: int
+    lost: int
+    last: float | None
+    min: float | None
+    avg: float | None
+    max: float | None
+    mdev: float | None
+
+
+class _InFlight(MatcherBase):
+    """Matches the answers to our pings in flight: one table lookup per
+    stanza, then slixmpp's own sender rules (MatchIDSender, or MatcherId
+    before the session is bound)."""
+
+    def __init__(self, tap: Tap) -> None:
+        super().__init__(None)
+        self._tap = tap
+
+    def match(self, xml: Any) -> bool:
+        if not isinstance(xml, Iq):
+            return False
+        peer = self._tap.find(xml.xml.get('id'))
+        if peer is None or xml['type'] not in ('result', 'error'):
+            return False
+        if peer.allowed is None:
+            return True
+        return MatchIDSender({
+            'id': xml['id'],
+            'self': peer.self_jid,
+            'peer': peer.jid,
+        }).match(xml)
+
+
+class _StreamManagementAccount:
+    """Counts what the fast path consumes and writes as xep_0198 counts
+    what passes its filters, so acks and resends stay exact."""
+
+    def __init__(self, xmpp: Any, sm: BasePlugin) -> None:
+        self._xmpp = xmpp
+        self._sm = sm
+
+    def incoming(self) -> None:
+        if self._sm.enabled_in:
+            self._sm.handled = (self._sm.handled + 1) % _SM_MAX_SEQ
+
+    def outgoing(self, type_: str, id_: str, to: str | None,
+                 ifrom: str | None, lang: str | None) -> None:
+        if not self._sm.enabled_out:
+            return
+        iq = self._xmpp.Iq()
+        iq['type'] = type_
+        iq['id'] = id_
+        if to is not None:
+            iq['to'] = to
+        if ifrom is not None:
+            iq['from'] = ifrom
+        if lang is not None:
+            iq['lang'] = lang
+        if type_ == 'get':
+            iq.enable('ping')
+        # The unacked queue keeps this Iq: a resume resends it.
+        self._sm._handle_outgoing(iq)
+
+
+class XEP_0199(BasePlugin):
+
+    """
+    XEP-0199: XMPP Ping
+
+    Given that XMPP is based on TCP connections, it is possible for the
+    underlying connection to be terminated without the application's
+    awareness. Ping stanzas provide an alternative to whitespace based
+    keepalive methods for detecting lost connections.
+
+    Also see <http://www.xmpp.org/extensions/xep-0199.html>.
+
+    Attributes:
+        keepalive -- If True, periodically send ping requests
+                     to the server. If a ping is not answered,
+                     the connection will be reset.
+        interval  -- Time in seconds between keepalive pings.
+                     Defaults to 300 seconds.
+        timeout   -- Time in seconds to wait for a ping response.
+                     Defaults to 30 seconds.
+    Methods:
+        send_ping -- Send a ping to a given JID, returning the
+                     round trip time.
+        stats     -- Per-JID statistics of the pings sent.
+    """
+
+    name = 'xep_0199'
+    description = 'XEP-0199: XMPP Ping'
+    dependencies = {'xep_0030'}
+    stanza = stanza
+    default_config = {
+        'keepalive': False,
+        'interval': 300,
+        'timeout': 30
+    }
+
+    def plugin_init(self) -> None:
+        """
+        Start the XEP-0199 plugin.
+        """
+        register_stanza_plugin(Iq, Ping)
+
+        self.__pending_futures: list[Future] = []
+        # Pings by the target the caller named, and by the JID pinged.
+        self._peers: dict[Any, Peer] = {}
+        self._peers_by_jid: dict[JID, Peer] = {}
+        # Bumped whenever what a Peer derives from the session may change.
+        self._identity = 0
+
+        xmpp = self.xmpp
+        self._tap = Tap(
+            xmpp, xmpp.data_received, xmpp.loop,
+            default_ns=xmpp.default_ns,
+            component=bool(xmpp.is_component),
+            debug_enabled=functools.partial(_stream_log.isEnabledFor,
+                                            logging.DEBUG),
+            queue_idle=self._send_queue_idle,
+            normalize_jid=_reply_jid,
+            send_slow=self._send_slow,
+            on_timeout=self._on_timeout,
+        )
+        self._ping_handler = Callback('Ping', StanzaPath('iq@type=get/ping'),
+                                      self._handle_ping)
+        self._response_handler = Callback('Ping responses',
+                                          _InFlight(self._tap),
+                                          self._handle_response)
+        xmpp.register_handler(self._ping_handler)
+        xmpp.register_handler(self._response_handler)
+
+        self._session_events = {
+            name: self._new_identity
+            for name in ('session_bind', 'session_start', 'session_resumed',
+                         'session_end', 'connected', 'disconnected')
+        }
+        for name, handler in self._session_events.items():
+            xmpp.add_event_handler(name, handler)
+
+        self._keepalive_events: dict[str, Callable[..., Any]] = {}
+        if self.keepalive:
+            self._keepalive_events = {
+                'session_start': lambda event: self.enable_keepalive(),
+                'session_resumed': lambda event: self.enable_keepalive(),
+                'disconnected': self.disable_keepalive,
+            }
+            for name, handler in self._keepalive_events.items():
+                xmpp.add_event_handler(name, handler)
+
+        self._install_tap()
+
+    def plugin_end(self) -> None:
+        self.xmpp.plugin['xep_0030'].del_feature(feature=Ping.namespace)
+        self.xmpp.remove_handler('Ping')
+        self.xmpp.remove_handler('Ping responses')
+        for name, handler in self._keepalive_events.items():
+            self.xmpp.del_event_handler(name, handler)
+        for name, handler in self._session_events.items():
+            self.xmpp.del_event_handler(name, handler)
+        self.disable_keepalive()
+        self._remove_tap()
+
+    def session_bind(self, jid: JID) -> None:
+        self.xmpp.plugin['xep_0030'].add_feature(Ping.namespace)
+        # BasePlugin calls this before plugin_init when already bound.
+        if '_tap' in self.__dict__:
+            self._new_identity()
+
+    # ---- the fast path's permissions --------------------------------
+
+    def _install_tap(self) -> None:
+        """Put the tap in front of slixmpp's data_received, and watch what
+        could make it wrong: handlers, filters, the session."""
+        xmpp = self.xmpp
+        self._wrapped: dict[str, Callable[..., Any]] = {}
+        if any(getattr(xmpp, name, None) is None for name in (
+                '_XMLStream__handlers', '_XMLStream__filters',
+                '_session_started', '_always_send_everything')) or not hasattr(
+                    xmpp.waiting_queue, '_unfinished_tasks'):
+            # Not the slixmpp we know: the plugin still works, without C.
+            log.warning('slixmpp internals not found; fast path disabled')
+            return
+        for method in ('register_handler', 'remove_handler', 'add_filter',
+                       'del_filter'):
+            self._wrapped[method] = self._watch(method)
+        xmpp.data_received = self._tap
+        self._refresh()
+
+    def _remove_tap(self) -> None:
+        xmpp = self.xmpp
+        for method in self._wrapped:
+            xmpp.__dict__.pop(method, None)
+        if xmpp.__dict__.get('data_received') is self._tap:
+            del xmpp.data_received
+        self._tap.answer_pings = False
+        self._tap.complete_pongs = False
+        self._tap.direct_send = False
+
+    def _watch(self, method: str) -> Callable[..., Any]:
+        original = getattr(self.xmpp, method)
+
+        @functools.wraps(original)
+        def watched(*args: Any, **kwargs: Any) -> Any:
+            result = original(*args, **kwargs)
+            self._refresh()
+            return result
+        setattr(self.xmpp, method, watched)
+        return watched
+
+    def _new_identity(self, event: Any = None) -> None:
+        self._identity += 1
+        self._samples = None
+        self._refresh()
+
+    def _sample_stanzas(self) -> tuple[Iq, Iq]:
+        """A ping request and a pong as they would arrive, to ask each
+        handler whether it would see them."""
+        xmpp = self.xmpp
+        own = xmpp.boundjid
+        ns = xmpp.default_ns
+        token = uuid.uuid4().hex
+        ping = ET.fromstring(
+            f"<iq xmlns='{ns}' type='get' id='{token}' "
+            f"from='probe@example.invalid/{token}' to='{own.full}'>"
+            "<ping xmlns='urn:xmpp:ping'/></iq>")
+        pong = ET.fromstring(
+            f"<iq xmlns='{ns}' type='result' id='{token}' "
+            f"from='{own.domain}' to='{own.full}'/>")
+        return xmpp._build_stanza(ping), xmpp._build_stanza(pong)
+
+    def _refresh(self) -> None:
+        """Decide what the C fast path may do: only what no handler, filter
+        or override would have seen had slixmpp handled the stanza."""
+        tap = self._tap
+        xmpp = self.xmpp
+        if xmpp.__dict__.get('data_received') is not tap:
+            return
+        filters = xmpp._XMLStream__filters
+        handlers = xmpp._XMLStream__handlers
+        sm = xmpp.plugin.get('xep_0198', None) if hasattr(
+            xmpp.plugin, 'get') else None
+        ours_in: set[Any] = set()
+        ours_out: set[Any] = set()
+        if sm is not None:
+            ours_in.add(sm._handle_incoming)
+            ours_out.add(sm._handle_outgoing)
+            if not isinstance(tap.sm, _StreamManagementAccount):
+                tap.sm = _StreamManagementAccount(xmpp, sm)
+        else:
+            tap.sm = None
+        foreign_in = any(f not in ours_in and not _blind_to_iq(f)
+                         for f in filters['in'])
+        foreign_out = any(f not in ours_out and not _blind_to_iq(f)
+                          for mode in ('out', 'out_sync', 'out_sce')
+                          for f in filters.get(mode, ()))
+        overridden = (type(xmpp).incoming_filter
+                      is not XMLStream.incoming_filter
+                      or 'incoming_filter' in xmpp.__dict__)
+        if getattr(self, '_samples', None) is None:
+            self._samples = self._sample_stanzas()
+        ping, pong = self._samples
+        others = [h for h in handlers
+                  if h is not self._ping_handler
+                  and h is not self._response_handler]
+        sees_ping = any(h.match(ping) for h in others)
+        sees_pong = any(h.match(pong) for h in others)
+        blocked = foreign_in or overridden
+        tap.answer_pings = not (blocked or sees_ping) and any(
+            h is self._ping_handler for h in handlers)
+        tap.complete_pongs = not (blocked or sees_pong)
+        # Whether the session has started, the C side asks itself.
+        tap.direct_send = not foreign_out
+
+    def _send_queue_idle(self) -> bool:
+        """Nothing waits in slixmpp's send queue nor is in its filters
+        (unfinished counts both), so a direct write overtakes nothing."""
+        return not self.xmpp.waiting_queue._unfinished_tasks
+
+    # ---- answering pings --------------------------------------------
+
+    def _handle_ping(self, iq: Iq) -> None:
+        """Automatically reply to ping requests."""
+        log.debug("Pinged by %s", iq['from'])
+        iq.reply().send()
+
+    # ---- keepalive --------------------------------------------------
+
+    def _clear_pending_futures(self) -> None:
+        """Cancel all pending ping futures"""
+        if self.__pending_futures:
+            log.debug('Clearing %s pending pings', len(self.__pending_futures))
+            for future in self.__pending_futures:
+                future.cancel()
+            self.__pending_futures.clear()
+
+    def enable_keepalive(self, interval: float | None = None,
+                         timeout: float | None = None) -> None:
+        """
+        Enable the ping keepalive on the connection.
+        The plugin will send a ping at `interval` and reconnect if the ping
+        timeouts.
+
+        :param interval: The interval between each ping
+        :param timeout: The timeout of the ping
+        """
+        if interval:
+            self.interval = interval
+        if timeout:
+            self.timeout = timeout
+
+        self.keepalive = True
+
+        def handler(event: Any = None) -> None:
+            # Cleanup futures
+            self.__pending_futures = [
+                future for future in self.__pending_futures
+                if not future.done()
+            ]
+            future = asyncio.ensure_future(
+                self._keepalive(event),
+                loop=self.xmpp.loop,
+            )
+            self.__pending_futures.append(future)
+        self.xmpp.schedule('Ping keepalive',
+                           self.interval,
+                           handler,
+                           repeat=True)
+
+    def disable_keepalive(self, event: Any = None) -> None:
+        self._clear_pending_futures()
+        self.xmpp.cancel_schedule('Ping keepalive')
+
+    session_end = disable_keepalive
+
+    async def _keepalive(self, event: Any = None) -> None:
+        log.debug("Keepalive ping...")
+        try:
+            ifrom = None
+            if self.xmpp.is_component:
+                ifrom = self.xmpp.boundjid
+            rtt = await self.ping(
+                self.xmpp.boundjid.host,
+                timeout=self.timeout,
+                ifrom=ifrom
+            )
+        except IqTimeout:
+            log.debug("Did not receive ping back in time. "
+                      "Requesting Reconnect.")
+            self.xmpp.reconnect(0.0, "Ping timeout after %ds" % self.timeout)
+        else:
+            log.debug('Keepalive RTT: %s', rtt)
+
+    # ---- sending pings ----------------------------------------------
+
+    def _peer(self, jid: Any) -> Peer:
+        """The Peer for a ping target as the caller named it (None: the
+        server), set up for the current session."""
+        peer = self._peers.get(jid)
+        if peer is not None and peer.identity == self._identity:
+            return peer
+        xmpp = self.xmpp
+        target = jid
+        if not target:
+            target = xmpp.server if xmpp.is_component else xmpp.boundjid.host
+        target = JID(target)
+        peer = self._peers_by_jid.get(target)
+        if peer is None:
+            peer = Peer(target, target.full)
+            self._peers_by_jid[target] = peer
+        own_host = target == xmpp.boundjid.host or (
+            xmpp.is_component and target == xmpp.server)
+        own = xmpp.boundjid
+        peer.self_jid = JID(own)
+        if xmpp.session_bind_event.is_set():
+            # Iq.send's MatchIDSender: the answers slixmpp accepts.
+            allowed = ('', own.bare, own.domain, target.full, target.bare,
+                       target.domain)
+            peer.configure(allowed, own_host)
+        else:
+            # Iq.send's MatcherId: any sender, before the session is bound.
+            peer.configure(None, own_host)
+        peer.identity = self._identity
+        self._peers[jid] = peer
+        return peer
+
+    def _sent_iq(self, id_: str, to: Any, ifrom: Any) -> Iq:
+        iq = self.xmpp.Iq()
+        iq['type'] = 'get'
+        iq['id'] = id_
+        iq['to'] = to
+        iq['from'] = ifrom
+        iq.enable('ping')
+        return iq
+
+    def _send_slow(self, id_: str, peer: Peer, ifrom: str | None) -> None:
+        """Send a ping through slixmpp's send queue and filters, when the
+        C side may not write it directly."""
+        self.xmpp.send(self._sent_iq(id_, peer.jid, ifrom))
+
+    def send_ping(self, jid: JID, ifrom: JID | None = None,
+                  timeout: float | None = None,
+                  callback: Callable | None = None,
+                  timeout_callback: Callable | None = None) -> Future[Iq]:
+        """Send a ping request.
+
+        The future resolves to the response Iq, or raises IqError or
+        IqTimeout.  ``callback`` is called with the response (result or
+        error), ``timeout_callback`` with the sent Iq when no response
+        came in time; coroutine functions are run as tasks.
+
+        :param jid: The JID that will receive the ping.
+        """
+        if not timeout:
+            timeout = self.timeout
+
+        iq = self.xmpp.Iq()
+        iq['type'] = 'get'
+        iq['to'] = jid
+        iq['from'] = ifrom
+        iq.enable('ping')
+
+        peer = self._peer(iq['to'])
+        future = self.xmpp.loop.create_future()
+        iq['id'] = self._tap.track(peer, timeout, future,
+                                   (iq, callback, timeout_callback))
+        self.xmpp.send(iq)
+        return future
+
+    async def ping(self, jid: JID | None = None,
+                   ifrom: JID | None = None,
+                   timeout: float | None = None) -> float:
+        """Send a ping request and calculate RTT.
+        This is a coroutine.
+
+        :param jid: The JID that will receive the ping.
+        :raises IqError: When the remote entity answered an error
+        :raises IqTimeout: When the remote entity did not answer
+        """
+        peer = self._peers.get(jid)
+        if peer is None or peer.identity != self._identity:
+            peer = self._peer(jid)
+        if not timeout:
+            timeout = self.config['timeout']
+        if ifrom:
+            ifrom = JID(ifrom).full
+
+        log.debug('Pinging %s', peer.jid)
+        rtt = await self._tap.send_ping(peer, ifrom or None, timeout)
+        log.debug('Pinged %s, RTT: %s', peer.jid, rtt)
+        return rtt
+
+    # ---- completing pings -------------------------------------------
+
+    def _run_callback(self, callback: Callable | None, iq: Iq) -> None:
+        if callback is None:
+            return
+        if asyncio.iscoroutinefunction(callback):
+            asyncio.ensure_future(callback(iq), loop=self.xmpp.loop)
+        else:
+            callback(iq)
+
+    def _handle_response(self, iq: Iq) -> None:
+        """An answer to one of our pings that slixmpp parsed (the fast path
+        did not take it)."""
+        popped = self._tap.pop(iq['id'])
+        if popped is None:
+            return
+        future, peer, context, rtt, tracked = popped
+        error = iq['type'] == 'error'
+        if tracked:
+            pong = not error
+        else:
+            # An error from one's own server still proves it is there.
+            pong = not error or peer.own_host
+        if pong:
+            peer.record(rtt)
+        else:
+            peer.record_lost()
+        if not future.done():
+            if not pong:
+                future.set_exception(IqError(iq))
+            elif tracked:
+                future.set_result(iq)
+            else:
+                future.set_result(rtt)
+        if tracked:
+            self._run_callback(context[1], iq)
+
+    def _on_timeout(self, id_: str, future: Future, peer: Peer,
+                    context: Any, tracked: bool) -> None:
+        """The deadline of a ping passed (called by the C timer)."""
+        if tracked:
+            iq, _, timeout_callback = context
+        else:
+            iq, timeout_callback = self._sent_iq(id_, peer.jid, context), None
+        if not future.done():
+            future.set_exception(IqTimeout(iq))
+        if timeout_callback is not None:
+            try:
+                self._run_callback(timeout_callback, iq)
+            except Exception:
+                log.exception('Error in the timeout callback of ping %s',
+                              id_)
+
+    # ---- introspection ----------------------------------------------
+
+    def pending(self) -> int:
+        """The number of pings in flight."""
+        return self._tap.pending()
+
+    def stats(self, jid: Any = None) -> Mapping[JID, PingStats] | PingStats:
+        """Statistics of the pings sent: a mapping JID -> PingStats, or the
+        PingStats of one JID (KeyError if it was never pinged)."""
+        if jid is None:
+            return {peer.jid: PingStats(*peer.stats())
+                    for peer in self._peers_by_jid.values()}
+        return PingStats(*self._peers_by_jid[JID(jid)].stats())

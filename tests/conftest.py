@@ -1,0 +1,66 @@
+"""Shared fixtures: every compat test runs against slixmpp's own XEP-0199
+plugin and against slixmpp_ping_c's, the way multidict's suite runs against
+its C and pure-Python implementations.
+
+Async tests are plain ``async def`` functions run with ``asyncio.run`` by
+the ``pytest_pyfunc_call`` hook below, so no pytest-asyncio is needed.
+"""
+from __future__ import annotations
+
+import asyncio
+import inspect
+from dataclasses import dataclass
+
+import pytest
+
+# Captured at conftest import, before anything can import slixmpp_ping_c:
+# the 'slixmpp' parametrisation must test slixmpp's class even if the C
+# package were to patch slixmpp.plugins.xep_0199 when imported.
+from slixmpp.plugins.xep_0199.ping import XEP_0199 as SLIXMPP_XEP_0199
+
+IMPLEMENTATIONS = ('slixmpp', 'c')
+
+
+@dataclass(frozen=True)
+class Impl:
+    """One XEP-0199 implementation under test."""
+
+    name: str
+    cls: type
+
+    @property
+    def is_c(self) -> bool:
+        return self.name == 'c'
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def load_impl(name: str) -> Impl:
+    if name == 'slixmpp':
+        return Impl(name, SLIXMPP_XEP_0199)
+    # Deliberately not importorskip: until the package is built the 'c'
+    # tests must fail with this ImportError, never be skipped.
+    import slixmpp_ping_c
+    return Impl(name, slixmpp_ping_c.XEP_0199)
+
+
+@pytest.fixture(params=IMPLEMENTATIONS)
+def impl(request: pytest.FixtureRequest) -> Impl:
+    return load_impl(request.param)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """Run ``async def`` tests in a fresh event loop of their own.
+
+    slixmpp binds futures, queues and events to the loop running when the
+    XMPP object is created, so each test builds its streams inside the loop
+    asyncio.run() gives it and nothing survives into the next test.
+    """
+    func = pyfuncitem.obj
+    if not inspect.iscoroutinefunction(func):
+        return None
+    kwargs = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+    asyncio.run(func(**kwargs))
+    return True
