@@ -59,6 +59,52 @@ static const unsigned char cls[256] = {
 
 static const char cdata_open[] = "CDATA[";
 
+/*
+ * Eight bytes at a time (SWAR) for the short runs that dominate stanzas,
+ * where a call to memchr() costs more than the scan.  match_byte() sets the
+ * high bit of each byte of w equal to c; a borrow may also flag a byte above
+ * a true match but never below one, so the lowest flag is exact and, from a
+ * little-endian load, is the first such byte in memory.
+ */
+#define ONES ((uint64_t)0x0101010101010101u)
+#define HIGHS ((uint64_t)0x8080808080808080u)
+
+/* A constant the compiler folds. */
+static inline int
+little_endian(void)
+{
+    const uint16_t one = 1;
+    unsigned char first;
+
+    memcpy(&first, &one, 1);
+    return first == 1;
+}
+
+static inline uint64_t
+load8(const char *p)
+{
+    uint64_t w;
+
+    memcpy(&w, p, 8);
+    return w;
+}
+
+static inline uint64_t
+match_byte(uint64_t w, unsigned char c)
+{
+    uint64_t x = w ^ (ONES * c);
+
+    return (x - ONES) & ~x & HIGHS;
+}
+
+/* The index of the lowest flagged byte, z != 0: the bytes below it are
+   counted by a multiply that sums them into the top byte. */
+static inline size_t
+first_flag(uint64_t z)
+{
+    return (size_t)(((((z & (~z + 1)) - 1) & ONES) * ONES) >> 56) - 1;
+}
+
 void
 scanner_init(Scanner *s)
 {
@@ -209,6 +255,17 @@ scanner_next(Scanner *s, const char *buf, size_t len, size_t *pos)
                     p++;
                     state = ST_LT;
                     break;
+                }
+                if (len - p >= 8 && little_endian()) {
+                    /* short texts ("away", "1"): one word, no call */
+                    uint64_t z = match_byte(load8(buf + p), '<');
+
+                    if (z != 0) {
+                        p += first_flag(z) + 1;
+                        state = ST_LT;
+                        break;
+                    }
+                    p += 8;
                 }
                 lt = memchr(buf + p, '<', len - p);
                 if (lt == NULL) {
@@ -441,38 +498,32 @@ scanner_next(Scanner *s, const char *buf, size_t len, size_t *pos)
 
         case ST_ATTR_VALUE: {
             const unsigned char quote = (unsigned char)s->quote;
-            size_t stop = len - p > 32 ? p + 32 : len;
-            const char *q, *lt;
-            size_t end;
 
-            /* values are mostly short (ids, JIDs): a plain loop first */
-            while (p < stop && b[p] != quote && b[p] != '<') {
-                p++;
-            }
-            if (p < stop) {
-                if (b[p] == '<') {
-                    /* XML forbids it; a parser would stop here */
-                    goto fail;
+            /* values are mostly short (ids, JIDs) but may be long */
+            while (len - p >= 8) {
+                uint64_t w = load8(buf + p);
+                uint64_t z = match_byte(w, quote) | match_byte(w, '<');
+
+                if (z != 0) {
+                    if (little_endian()) {
+                        p += first_flag(z);
+                    }
+                    break;
                 }
-                state = ST_ATTR_END;
+                p += 8;
+            }
+            while (p < len && b[p] != quote && b[p] != '<') {
                 p++;
-                break;
             }
             if (p == len) {
                 break;
             }
-            q = memchr(buf + p, quote, len - p);
-            end = q != NULL ? (size_t)(q - buf) : len;
-            lt = memchr(buf + p, '<', end - p);
-            if (lt != NULL) {
-                p = (size_t)(lt - buf);
+            if (b[p] == '<') {
+                /* XML forbids it; a parser would stop here */
                 goto fail;
             }
-            p = end;
-            if (q != NULL) {
-                state = ST_ATTR_END;
-                p++;
-            }
+            state = ST_ATTR_END;
+            p++;
             break;
         }
 

@@ -64,3 +64,8 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     kwargs = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
     asyncio.run(func(**kwargs))
     return True
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    import slixmpp
+    return f'slixmpp {slixmpp.__version__} (reference plugin: {SLIXMPP_XEP_0199.__module__})'

@@ -236,22 +236,25 @@ def error_xml(id_: str, condition: str, *, error_type: str = 'cancel',
               text: str | None = None, error_ns: str | None = None, **kwargs: Any) -> str:
     """An iq error the way slixmpp serialises one (``error_ns``: an
     explicit namespace on <error/>)."""
-    payload = f'<error{_attrs([("xmlns", error_ns)])} type="{error_type}"><{condition} xmlns="{STANZAS_NS}"/>'
+    payload = (f'<error{_attrs([("xmlns", error_ns), ("type", error_type)])}>'
+               f'<{condition} xmlns="{STANZAS_NS}"/>')
     if text is not None:
         payload += f'<text xmlns="{STANZAS_NS}">{escape(text)}</text>'
     payload += '</error>'
     return iq_xml('error', id_, payload=payload, **kwargs)
 
 
-def message_xml(body: str, *, frm: str = 'friend@example.net/phone', to: str | None = None) -> str:
-    return f'<message{_attrs([("type", "chat"), ("from", frm), ("to", to)])}><body>{escape(body)}</body></message>'
+def message_xml(body: str, *, frm: str = 'friend@example.net/phone',
+                to: str | None = None) -> str:
+    attrs = _attrs([('type', 'chat'), ('from', frm), ('to', to)])
+    return f'<message{attrs}><body>{escape(body)}</body></message>'
 
 
 # ---------------------------------------------------------------------------
 # Plugin selection
 
 @contextlib.contextmanager
-def ping_plugin(plugin_cls: type) -> Iterator[None]:
+def use_ping_plugin(plugin_cls: type) -> Iterator[None]:
     """Make ``register_plugin('xep_0199')`` load ``plugin_cls``.
 
     slixmpp looks plugins up in ``PLUGIN_REGISTRY`` by name; the previous
@@ -296,7 +299,7 @@ class MemoryStream:
         self.xmpp.register_plugin('xep_0030')
         for name in extra:
             self.xmpp.register_plugin(name)
-        with ping_plugin(plugin_cls):
+        with use_ping_plugin(plugin_cls):
             self.xmpp.register_plugin('xep_0199', dict(config) if config else None)
         # Kept so pending() can still be asked after plugin.disable().
         self.plugin_instance = self.xmpp.plugin['xep_0199']
@@ -477,6 +480,15 @@ class MemoryStream:
 
     def assert_no_pending(self) -> None:
         assert self.pending_iq() == {'handlers': [], 'timeouts': [], 'plugin_pending': 0}
+
+    async def wait_no_pending(self, timeout: float = 1.0) -> None:
+        """Wait (real time) for in-flight iqs to be answered or time out."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.pending_iq() != {'handlers': [], 'timeouts': [], 'plugin_pending': 0}:
+            if loop.time() > deadline:
+                self.assert_no_pending()
+            await asyncio.sleep(0.002)
 
     async def close(self) -> None:
         """Tear down: server closes the connection, the send loop stops."""

@@ -5,18 +5,24 @@ after canonicalisation with what the implementation wrote to the transport.
 """
 from __future__ import annotations
 
+import logging
 import re
-from dataclasses import dataclass, field
 import xml.etree.ElementTree as ET
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from slixmpp.jid import InvalidJID
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import MatchXPath, StanzaPath
 
-from conftest import Impl
 from memstream import (CLIENT_JID, CLIENT_NS, COMPONENT_JID, OLD_SLIXMPP, PING_NS, SERVER,
-                       STREAM_FOOTER, STREAM_NS, STREAMS_NS, MemoryStream, client_stream, component_stream,
-                       error_xml, message_xml, ping_xml, result_xml, split_stanzas)
+                       STREAM_FOOTER, STREAM_NS, STREAMS_NS, MemoryStream, client_stream,
+                       component_stream, error_xml, message_xml, ping_xml, result_xml,
+                       split_stanzas)
+
+if TYPE_CHECKING:
+    from conftest import Impl
 
 JULIET = 'juliet@example.net/balcony'
 # Characters that must be escaped in attribute values, plus non-ASCII
@@ -248,6 +254,77 @@ async def test_app_replies_and_ping_results_all_go_out(impl: Impl) -> None:
         assert results == s.canon_list(result_xml('e1', to=JULIET))
         assert [re.search('<body>(.*)</body>', e).group(1) for e in echoes] == ['echo a', 'echo b']
         assert len(sent) == 3
+
+
+# -- the rest of slixmpp still sees pings and their answers ---------------------
+
+async def test_app_iq_handler_sees_pings(impl: Impl) -> None:
+    """A handler matching every iq sees pings too (slixmpp runs every
+    matching handler), and the ping is still answered exactly once."""
+    async with client_stream(impl.cls) as s:
+        seen: list[str] = []
+        s.xmpp.register_handler(Callback('spy', MatchXPath(f'{{{CLIENT_NS}}}iq'),
+                                         lambda iq: seen.append(iq['id'])))
+        assert await exchange(s, ping_xml('s1', frm=SERVER) + ping_xml('s2', frm=JULIET)) == \
+            s.canon_list(result_xml('s1', to=SERVER), result_xml('s2', to=JULIET))
+        assert seen == ['s1', 's2']
+
+
+async def test_in_filter_sees_pings(impl: Impl) -> None:
+    async with client_stream(impl.cls) as s:
+        seen: list[str] = []
+
+        def spy(stanza: Any) -> Any:
+            seen.append(stanza['id'])
+            return stanza
+        s.xmpp.add_filter('in', spy)
+        assert await exchange(s, ping_xml('f1', frm=SERVER)) == s.canon_list(
+            result_xml('f1', to=SERVER))
+        assert seen == ['f1']
+
+
+async def test_in_filter_can_drop_pings(impl: Impl) -> None:
+    async with client_stream(impl.cls) as s:
+        s.xmpp.add_filter('in', lambda stanza: None if stanza['id'] == 'drop' else stanza)
+        assert await exchange(s, ping_xml('drop', frm=SERVER) + ping_xml('keep', frm=SERVER)) == \
+            s.canon_list(result_xml('keep', to=SERVER))
+
+
+@pytest.mark.parametrize('mode', ['out', 'out_sync'])
+async def test_out_filter_sees_and_changes_results(impl: Impl, mode: str) -> None:
+    async with client_stream(impl.cls) as s:
+        def stamp(stanza: Any) -> Any:
+            stanza.xml.set('stamped', mode)
+            return stanza
+        s.xmpp.add_filter(mode, stamp)
+        assert await exchange(s, ping_xml('o1', frm=SERVER)) == s.canon_list(
+            f'<iq type="result" id="o1" to="{SERVER}" stamped="{mode}"/>')
+
+
+async def test_app_replacing_the_ping_handler(impl: Impl) -> None:
+    """An application may remove the plugin's 'Ping' handler and answer
+    pings itself; then only its answer goes out."""
+    async with client_stream(impl.cls) as s:
+        def custom(iq: Any) -> None:
+            reply = iq.reply()
+            reply['error']['condition'] = 'not-allowed'
+            reply.send()
+        s.xmpp.remove_handler('Ping')
+        s.xmpp.register_handler(Callback('My ping', StanzaPath('iq@type=get/ping'), custom))
+        assert await exchange(s, ping_xml('a1', frm=JULIET)) == s.canon_list(
+            error_xml('a1', 'not-allowed', to=JULIET))
+
+
+async def test_pings_answered_with_debug_logging(impl: Impl,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    """With slixmpp's DEBUG logging on, every stanza is logged and pings
+    are still answered the same way."""
+    async with client_stream(impl.cls) as s:
+        caplog.set_level(logging.DEBUG, logger='slixmpp')
+        assert await exchange(s, ping_xml('d1', frm=SERVER)) == s.canon_list(
+            result_xml('d1', to=SERVER))
+        logged = '\n'.join(r.getMessage() for r in caplog.records)
+        assert 'RECV: <iq' in logged and 'id="d1"' in logged
 
 
 async def test_ping_after_stream_restart(impl: Impl) -> None:

@@ -4,19 +4,20 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import xml.etree.ElementTree as ET
 from collections.abc import Awaitable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import slixmpp
 from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.jid import JID, InvalidJID
 
-from conftest import Impl
 from memstream import (CLIENT_JID, COMPONENT_JID, OLD_SLIXMPP, PING_PAYLOAD, SERVER,
                        MemoryStream, client_stream, component_stream, error_xml, iq_xml,
                        ping_xml, result_xml)
+
+if TYPE_CHECKING:
+    from conftest import Impl
 
 JULIET = 'juliet@capulet.example/balcony'
 SHORT = 0.05  # timeout for pings nobody answers

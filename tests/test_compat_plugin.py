@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import xml.etree.ElementTree as ET
+from typing import TYPE_CHECKING
 
 import pytest
 import slixmpp
@@ -10,9 +11,11 @@ from slixmpp.exceptions import IqTimeout
 from slixmpp.plugins.base import BasePlugin
 from slixmpp.plugins.xep_0199 import Ping
 
-from conftest import Impl
-from memstream import (CLIENT_JID, PING_NS, SERVER, SLIXMPP_VERSION, MemoryStream,
+from memstream import (CLIENT_JID, OLD_SLIXMPP, PING_NS, SERVER, MemoryStream,
                        client_stream, error_xml, iq_xml, ping_xml)
+
+if TYPE_CHECKING:
+    from conftest import Impl
 
 DISCO_INFO_NS = 'http://jabber.org/protocol/disco#info'
 NOT_IMPLEMENTED_TEXT = 'No handlers registered for this request.'
@@ -134,8 +137,8 @@ async def test_plugin_end_removes_keepalive_hooks(impl: Impl) -> None:
         s.bind_client(CLIENT_JID)
         await s.settle()
         restarted = 'Ping keepalive' in s.xmpp.scheduled_events
-        if impl.name == 'slixmpp' and SLIXMPP_VERSION >= (1, 9):
-            # slixmpp >= 1.9 registers lambdas for session_start and
+        if impl.name == 'slixmpp' and not OLD_SLIXMPP:
+            # slixmpp 1.17 registers lambdas for session_start and
             # session_resumed but plugin_end deletes the bound method, so
             # the hooks survive plugin_end (a slixmpp bug; 1.8.3 registered
             # the bound method and removes it).  The C plugin removes them.
