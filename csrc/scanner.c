@@ -2,7 +2,8 @@
  * The stream scanner (see scanner.h): a state machine over bytes whose state
  * survives from one buffer to the next, so a read may end anywhere.  Text,
  * attribute values and the bodies of comments, CDATA sections and processing
- * instructions are skipped with memchr(); names go through a class table.
+ * instructions are skipped with memchr() or eight bytes at a time; names go
+ * through a class table.  Nothing is called through a pointer.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -658,4 +659,10 @@ fail:
     s->state = state;
     *pos = p;
     return SCAN_FAILED;
+}
+
+int
+scanner_at_stanza_lt(const Scanner *s)
+{
+    return !s->failed && s->state == ST_LT && s->depth == 1;
 }

@@ -38,14 +38,16 @@ typedef enum {
  *       unless stanza_start_in_earlier_read is set: then the '<' was the last
  *       byte of the previous buffer (and *pos is where this call began), so
  *       the stanza's bytes are "<" followed by this buffer from *pos on.
- *   SCAN_STANZA_NAME   once its name is complete (the byte at *pos, which may
- *       be in a later buffer, ends it); stanza_is_iq is then valid.
+ *   SCAN_STANZA_NAME   once the byte after its name has been seen, perhaps
+ *       in a later buffer; that byte is at *pos, not yet consumed.
+ *       stanza_is_iq is then valid.
  *   SCAN_STANZA_END    after the '>' of its end tag or of its empty-element
  *       tag "/>": the element's bytes end just before *pos.
  *
  * The stream root gives SCAN_HEADER_END after its start tag and
  * SCAN_STREAM_END after its end tag; an empty root "<stream:stream/>" gives
- * both, one after the other, at the same *pos.
+ * both, one call after the other, at the same *pos.  After the root's end
+ * only whitespace, comments and processing instructions may follow.
  */
 typedef struct {
     /* private: the lexer's state, kept across buffers */
@@ -74,13 +76,18 @@ void scanner_init(Scanner *s);
 void scanner_reset(Scanner *s);
 void scanner_free(Scanner *s);
 
+/* 1 if the last byte scanned was a '<' at the stream's top level, which
+   may open a stanza (the next read's first byte tells), 0 otherwise. */
+int scanner_at_stanza_lt(const Scanner *s);
+
 /*
  * Scan buf[*pos:len], stopping after the first event.  *pos is advanced past
- * the bytes consumed.  Call again with the same buffer to continue; SCAN_MORE
- * means the buffer is used up (*pos == len) and the next read continues where
- * this one ended.  SCAN_FAILED leaves *pos at the byte it could not follow
- * and is returned by every later call, so a loop must stop on it as on
- * SCAN_MORE.  Memory only grows with the nesting depth and the names'
+ * the bytes consumed.  Call again with the same buffer to continue, until
+ * SCAN_MORE (even when *pos == len already: an event may still be owed);
+ * SCAN_MORE means the buffer is used up (*pos == len) and the next read
+ * continues where this one ended.  SCAN_FAILED leaves *pos at the byte it
+ * could not follow and is returned by every later call, so a loop must stop
+ * on it as on SCAN_MORE.  Memory only grows with the nesting depth and the names'
  * lengths, never with the buffer size; an allocation failure gives
  * SCAN_FAILED.
  */

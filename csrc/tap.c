@@ -102,6 +102,7 @@ feed_carry(TapObject *self)
     int rc = feed_bytes(self, self->carry.data, self->carry.len);
     self->carry.len = 0;
     self->holding = 0;
+    self->lone_lt = 0;
     return rc;
 }
 
@@ -239,7 +240,7 @@ classify(TapObject *self, const char *span, size_t len, StanzaInfo *info)
     if (str_equals(info->type, "get")) {
         /* Exactly what slixmpp's reply would copy, and nothing a parser
            would normalize differently once slixmpp serialized it. */
-        if (self->answer_pings && info->is_ping && !info->text
+        if (self->answer_pings && self->direct_send && info->is_ping && !info->text
             && !info->other_attrs && plain(info->id) && plain(info->from)
             && plain(info->to) && plain(info->lang)
             && xml_text_is_plain(info->lead)) {
@@ -463,6 +464,17 @@ act_on_read(TapObject *self, const char *buf, size_t len, size_t n_events,
     size_t hold_from = 0, header_from = 0;
     int debug = -1;
     StanzaInfo info;
+    if (self->lone_lt) {
+        /* The '<' that ended the last read opens a stanza, or it goes on
+           to slixmpp first. */
+        self->lone_lt = 0;
+        if (!(n_events > 0 && self->events[0].kind == SCAN_STANZA_START
+              && self->events[0].flag)) {
+            if (feed_carry(self) < 0) {
+                return -1;
+            }
+        }
+    }
     for (size_t i = 0; i < n_events && !self->passive; i++) {
         const TapEvent *ev = &self->events[i];
         size_t pos = ev->pos;
@@ -473,7 +485,8 @@ act_on_read(TapObject *self, const char *buf, size_t len, size_t n_events,
             }
             break;
         case SCAN_STANZA_START:
-            /* A '<' that ended the last read went to slixmpp with it. */
+            /* A '<' that ended the last read is held already (lone_lt),
+               or went to slixmpp. */
             if (!ev->flag && (self->answer_pings || self->complete_pongs)) {
                 self->holding = 1;
                 hold_from = pos - 1;
@@ -574,6 +587,16 @@ act_on_read(TapObject *self, const char *buf, size_t len, size_t n_events,
         if (feed_carry(self) < 0) {
             return -1;
         }
+    }
+    else if (!self->passive && len > 0 && scanner_at_stanza_lt(&self->scanner)
+             && (self->answer_pings || self->complete_pongs)) {
+        /* Keep a '<' that ends the read: it may open an iq. */
+        if (feed_bytes(self, buf + *pass_from, len - 1 - *pass_from) < 0
+            || hold_more(self, buf + len - 1, 1) < 0) {
+            return -1;
+        }
+        *pass_from = len;
+        self->holding = self->lone_lt = 1;
     }
     return 0;
 }

@@ -53,6 +53,7 @@ typedef struct {
     int in_header;
     int passive;                /* hand everything to slixmpp */
     int holding;                /* an iq's bytes are held back */
+    int lone_lt;                /* ...or only the '<' that ended a read */
     int in_call;
     Buf carry;                  /* the held bytes of earlier reads */
     TapEvent *events;
