@@ -1,0 +1,108 @@
+"""What the benchmarks share: the two implementations, a fresh client on
+the in-memory transport of tests/memstream.py, what the client wrote to it,
+and the server's answers built from that."""
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import re
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / 'tests')]
+
+# slixmpp's class is taken before slixmpp_ping_c is imported, as the tests do.
+from slixmpp.plugins.xep_0199.ping import XEP_0199 as SlixmppXEP_0199  # noqa: E402
+
+import memstream  # noqa: E402
+import slixmpp_ping_c  # noqa: E402
+from memstream import CLIENT_JID, SERVER, MemoryStream, client_stream  # noqa: E402
+
+IMPLEMENTATIONS: dict[str, type] = {
+    'slixmpp': SlixmppXEP_0199,
+    'ours': slixmpp_ping_c.XEP_0199,
+}
+
+#: Long enough that no ping times out while being measured.
+PING_TIMEOUT = 3600.0
+
+_IQ_ID = re.compile(rb"<iq\b[^>]*?\sid=(['\"])(.*?)\1")
+
+
+@asynccontextmanager
+async def fresh_client(impl: str) -> AsyncIterator[MemoryStream]:
+    """A bound ClientXMPP with ``impl``'s xep_0199, garbage collected
+    before the caller starts measuring."""
+    async with client_stream(IMPLEMENTATIONS[impl]) as stream:
+        gc.collect()
+        yield stream
+
+
+class Written:
+    """Counts the <iq/> stanzas the client writes to its transport and keeps
+    their bytes (taken from the transport, so they are allocated in
+    memstream.py: tracemalloc can leave them out)."""
+
+    def __init__(self, stream: MemoryStream) -> None:
+        self._stream = stream
+        self._chunks: list[bytes] = []
+        self.count = 0
+
+    def poll(self) -> int:
+        data = self._stream.take_sent()
+        if data:
+            self._chunks.append(data)
+            self.count += data.count(b'<iq ')
+        return self.count
+
+    async def until(self, n: int, patience: int = 10_000) -> None:
+        """Run the event loop until n iqs have been written."""
+        idle = 0
+        while self.poll() < n:
+            before = self.count
+            await asyncio.sleep(0)
+            idle = idle + 1 if self.poll() == before else 0
+            if idle > patience:
+                raise RuntimeError(f'{self.count} of {n} iqs written')
+
+    def ids(self) -> list[str]:
+        data = b''.join(self._chunks)
+        return [m.group(2).decode() for m in _IQ_ID.finditer(data)]
+
+
+def reads(stanzas: list[str], per_read: int) -> list[bytes]:
+    """The stanzas as the server's reads, ``per_read`` stanzas each."""
+    return [''.join(stanzas[i:i + per_read]).encode()
+            for i in range(0, len(stanzas), per_read)]
+
+
+def ping_request(id_: str) -> str:
+    return (f"<iq type='get' id='{id_}' from='{SERVER}' to='{CLIENT_JID}'>"
+            "<ping xmlns='urn:xmpp:ping'/></iq>")
+
+
+def pong(id_: str) -> str:
+    return f"<iq type='result' id='{id_}' from='{SERVER}' to='{CLIENT_JID}'/>"
+
+
+CHAT_MESSAGE = (f"<message from='friend@example.net/p' to='{CLIENT_JID}' "
+                "type='chat'><body>hi</body></message>")
+
+
+def send_pings(plugin: Any, n: int) -> list[asyncio.Task[float]]:
+    return [asyncio.create_task(plugin.ping(SERVER, timeout=PING_TIMEOUT))
+            for _ in range(n)]
+
+
+def rss_bytes() -> int:
+    """Resident set size (Linux)."""
+    with open('/proc/self/statm') as f:
+        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
+
+#: Allocations of the in-memory transport (its write buffer, take()).
+TRANSPORT_FILE: str = memstream.__file__
