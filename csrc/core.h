@@ -28,6 +28,9 @@ typedef struct {
     PyObject *str_outgoing;
     PyObject *str_get;
     PyObject *str_result;
+    PyObject *str_is_enabled_for;
+    PyObject *str_unfinished_tasks;
+    PyObject *debug_level;
     /* parse_stanza()'s parser and the build functions' buffer */
     StanzaParser *parser;
     Buf scratch;

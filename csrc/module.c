@@ -244,6 +244,13 @@ core_exec(PyObject *module)
     INTERN(str_outgoing, "outgoing");
     INTERN(str_get, "get");
     INTERN(str_result, "result");
+    INTERN(str_is_enabled_for, "isEnabledFor");
+    INTERN(str_unfinished_tasks, "_unfinished_tasks");
+    /* logging.DEBUG */
+    st->debug_level = PyLong_FromLong(10);
+    if (st->debug_level == NULL) {
+        return -1;
+    }
     st->parser = stanza_parser_new();
     if (st->parser == NULL || stanza_parser_begin(st->parser, NULL, 0) < 0) {
         PyErr_NoMemory();
@@ -284,6 +291,9 @@ core_clear(PyObject *module)
     Py_CLEAR(st->str_outgoing);
     Py_CLEAR(st->str_get);
     Py_CLEAR(st->str_result);
+    Py_CLEAR(st->str_is_enabled_for);
+    Py_CLEAR(st->str_unfinished_tasks);
+    Py_CLEAR(st->debug_level);
     return 0;
 }
 

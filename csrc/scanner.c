@@ -664,5 +664,6 @@ fail:
 int
 scanner_at_stanza_lt(const Scanner *s)
 {
+    /* ST_LT survives a call only when its '<' was the buffer's last byte */
     return !s->failed && s->state == ST_LT && s->depth == 1;
 }

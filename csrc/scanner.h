@@ -87,8 +87,8 @@ int scanner_at_stanza_lt(const Scanner *s);
  * SCAN_MORE means the buffer is used up (*pos == len) and the next read
  * continues where this one ended.  SCAN_FAILED leaves *pos at the byte it
  * could not follow and is returned by every later call, so a loop must stop
- * on it as on SCAN_MORE.  Memory only grows with the nesting depth and the names'
- * lengths, never with the buffer size; an allocation failure gives
+ * on it as on SCAN_MORE.  Memory only grows with the nesting depth and the
+ * names' lengths, never with the buffer size; an allocation failure gives
  * SCAN_FAILED.
  */
 ScanEvent scanner_next(Scanner *s, const char *buf, size_t len, size_t *pos);

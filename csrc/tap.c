@@ -123,7 +123,8 @@ static int
 debug_on(TapObject *self, int *cache)
 {
     if (*cache < 0) {
-        *cache = truth(PyObject_CallNoArgs(self->debug_enabled));
+        *cache = truth(PyObject_CallOneArg(self->log_enabled,
+                                           tap_state(self)->debug_level));
     }
     return *cache;
 }
@@ -149,7 +150,11 @@ tap_can_write(TapObject *self, int *debug)
     if (started <= 0) {
         return started;
     }
-    return truth(PyObject_CallNoArgs(self->queue_idle));
+    /* Unfinished counts the stanzas in the queue and the one in its
+       filters. */
+    int busy = truth(PyObject_GetAttr(self->send_queue,
+                                      st->str_unfinished_tasks));
+    return busy < 0 ? -1 : !busy;
 }
 
 int
@@ -668,10 +673,10 @@ static int
 tap_init(TapObject *self, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"xmpp", "feed", "loop", "default_ns",
-                             "component", "debug_enabled", "queue_idle",
+                             "component", "log", "send_queue",
                              "normalize_jid", "send_slow", "on_timeout",
                              NULL};
-    PyObject *xmpp, *feed, *loop, *default_ns, *debug_enabled, *queue_idle;
+    PyObject *xmpp, *feed, *loop, *default_ns, *log, *send_queue;
     PyObject *normalize_jid, *send_slow, *on_timeout;
     int component;
     if (self->xmpp != NULL) {
@@ -680,7 +685,7 @@ tap_init(TapObject *self, PyObject *args, PyObject *kwds)
     }
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO$UpOOOOO:Tap", kwlist,
                                      &xmpp, &feed, &loop, &default_ns,
-                                     &component, &debug_enabled, &queue_idle,
+                                     &component, &log, &send_queue,
                                      &normalize_jid, &send_slow,
                                      &on_timeout)) {
         return -1;
@@ -702,14 +707,15 @@ tap_init(TapObject *self, PyObject *args, PyObject *kwds)
     self->call_later = PyObject_GetAttr(loop, st->str_call_later);
     self->expire = PyObject_GetAttr((PyObject *)self, st->str_expire);
     self->jids = PyDict_New();
+    self->log_enabled = PyObject_GetAttr(log, st->str_is_enabled_for);
     if (self->create_future == NULL || self->call_later == NULL
-        || self->expire == NULL || self->jids == NULL) {
+        || self->expire == NULL || self->jids == NULL
+        || self->log_enabled == NULL) {
         return -1;
     }
     self->xmpp = Py_NewRef(xmpp);
     self->feed = Py_NewRef(feed);
-    self->debug_enabled = Py_NewRef(debug_enabled);
-    self->queue_idle = Py_NewRef(queue_idle);
+    self->send_queue = Py_NewRef(send_queue);
     self->normalize_jid = Py_NewRef(normalize_jid);
     self->send_slow = Py_NewRef(send_slow);
     self->on_timeout = Py_NewRef(on_timeout);
@@ -768,8 +774,8 @@ tap_traverse(TapObject *self, visitproc visit, void *arg)
     Py_VISIT(self->feed);
     Py_VISIT(self->create_future);
     Py_VISIT(self->call_later);
-    Py_VISIT(self->debug_enabled);
-    Py_VISIT(self->queue_idle);
+    Py_VISIT(self->log_enabled);
+    Py_VISIT(self->send_queue);
     Py_VISIT(self->normalize_jid);
     Py_VISIT(self->send_slow);
     Py_VISIT(self->on_timeout);
@@ -806,8 +812,8 @@ tap_clear(TapObject *self)
     Py_CLEAR(self->feed);
     Py_CLEAR(self->create_future);
     Py_CLEAR(self->call_later);
-    Py_CLEAR(self->debug_enabled);
-    Py_CLEAR(self->queue_idle);
+    Py_CLEAR(self->log_enabled);
+    Py_CLEAR(self->send_queue);
     Py_CLEAR(self->normalize_jid);
     Py_CLEAR(self->send_slow);
     Py_CLEAR(self->on_timeout);
@@ -875,7 +881,7 @@ static PyMemberDef tap_members[] = {
 
 static PyType_Slot tap_slots[] = {
     {Py_tp_doc, "Tap(xmpp, feed, loop, *, default_ns, component, "
-                "debug_enabled, queue_idle, normalize_jid, send_slow, "
+                "log, send_queue, normalize_jid, send_slow, "
                 "on_timeout)\n--\n\n"
                 "slixmpp's data_received with the ping fast path in front."},
     {Py_tp_new, tap_new},

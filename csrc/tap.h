@@ -28,8 +28,8 @@ typedef struct {
     PyObject *feed;             /* slixmpp's own data_received */
     PyObject *create_future;
     PyObject *call_later;
-    PyObject *debug_enabled;    /* () -> bool */
-    PyObject *queue_idle;       /* () -> bool */
+    PyObject *log_enabled;      /* slixmpp's stream logger's isEnabledFor */
+    PyObject *send_queue;       /* slixmpp's asyncio.Queue of stanzas */
     PyObject *normalize_jid;    /* (str) -> str, or None if invalid */
     PyObject *send_slow;        /* (id, peer, ifrom) */
     PyObject *on_timeout;       /* (id, future, peer, context, tracked) */

@@ -1,5 +1,7 @@
 """The C core: XEP-0199 stanzas parsed with libxml2, and the stream tap."""
 
+import asyncio
+import logging
 from asyncio import AbstractEventLoop, Future
 from collections.abc import Callable
 from typing import Any
@@ -35,8 +37,9 @@ class Tap:
     sm: Any
     def __init__(self, xmpp: Any, feed: Callable[[bytes], None],
                  loop: AbstractEventLoop, *, default_ns: str,
-                 component: bool, debug_enabled: Callable[[], bool],
-                 queue_empty: Callable[[], bool],
+                 component: bool, log: logging.Logger,
+                 send_queue: asyncio.Queue[Any],
+                 normalize_jid: Callable[[str], str | None],
                  send_slow: Callable[[str, Peer, str | None], None],
                  on_timeout: Callable[[str, Future[Any], Peer, Any, bool],
                                       None]) -> None: ...

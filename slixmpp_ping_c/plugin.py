@@ -210,9 +210,8 @@ class XEP_0199(BasePlugin):
             xmpp, xmpp.data_received, xmpp.loop,
             default_ns=xmpp.default_ns,
             component=bool(xmpp.is_component),
-            debug_enabled=functools.partial(_stream_log.isEnabledFor,
-                                            logging.DEBUG),
-            queue_idle=self._send_queue_idle,
+            log=_stream_log,
+            send_queue=xmpp.waiting_queue,
             normalize_jid=_reply_jid,
             send_slow=self._send_slow,
             on_timeout=self._on_timeout,
@@ -366,11 +365,6 @@ class XEP_0199(BasePlugin):
         tap.complete_pongs = not (blocked or sees_pong)
         # Whether the session has started, the C side asks itself.
         tap.direct_send = not foreign_out
-
-    def _send_queue_idle(self) -> bool:
-        """Nothing waits in slixmpp's send queue nor is in its filters
-        (unfinished counts both), so a direct write overtakes nothing."""
-        return not self.xmpp.waiting_queue._unfinished_tasks
 
     # ---- answering pings --------------------------------------------
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import math
 import random
 import statistics
 import sys
+from types import SimpleNamespace
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -169,7 +171,8 @@ def make_tap(loop: asyncio.AbstractEventLoop | None = None,
     timeouts = TimeoutLog()
     tap = Tap(stream, stream.feed, loop or asyncio.new_event_loop(),
               default_ns='jabber:client', component=False,
-              debug_enabled=lambda: False, queue_idle=lambda: True,
+              log=logging.getLogger('test_core.quiet'),
+              send_queue=SimpleNamespace(_unfinished_tasks=0),
               normalize_jid=lambda jid: jid,
               send_slow=lambda *args: pytest.fail('slow send'),
               on_timeout=timeouts)
