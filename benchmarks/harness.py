@@ -35,10 +35,12 @@ _IQ_ID = re.compile(rb"<iq\b[^>]*?\sid=(['\"])(.*?)\1")
 
 
 @asynccontextmanager
-async def fresh_client(impl: str) -> AsyncIterator[MemoryStream]:
+async def fresh_client(impl: str, check_pending: bool = True
+                       ) -> AsyncIterator[MemoryStream]:
     """A bound ClientXMPP with ``impl``'s xep_0199, garbage collected
     before the caller starts measuring."""
-    async with client_stream(IMPLEMENTATIONS[impl]) as stream:
+    async with client_stream(IMPLEMENTATIONS[impl],
+                             check_pending=check_pending) as stream:
         gc.collect()
         yield stream
 

@@ -26,7 +26,7 @@ from slixmpp.plugins.xep_0199 import Ping, stanza
 from slixmpp.stanza import Iq
 from slixmpp.xmlstream import ET, register_stanza_plugin
 from slixmpp.xmlstream.handler import Callback
-from slixmpp.xmlstream.matcher import MatchIDSender, StanzaPath
+from slixmpp.xmlstream.matcher import MatchIDSender, MatcherId, StanzaPath
 from slixmpp.xmlstream.matcher.base import MatcherBase
 from slixmpp.xmlstream.xmlstream import XMLStream
 
@@ -267,7 +267,12 @@ class XEP_0199(BasePlugin):
         """Put the tap in front of slixmpp's data_received, and watch what
         could make it wrong: handlers, filters, the session."""
         xmpp = self.xmpp
-        self._wrapped: dict[str, Callable[..., Any]] = {}
+        self._wrapped: list[str] = []
+        # The handlers (other than ours) that would see a ping request, and
+        # those that would see a pong, were slixmpp to parse them.
+        self._sees_pings: set[Any] = set()
+        self._sees_pongs: set[Any] = set()
+        self._samples: tuple[Iq, Iq] | None = None
         if any(getattr(xmpp, name, None) is None for name in (
                 '_XMLStream__handlers', '_XMLStream__filters',
                 '_session_started', '_always_send_everything')) or not hasattr(
@@ -275,11 +280,12 @@ class XEP_0199(BasePlugin):
             # Not the slixmpp we know: the plugin still works, without C.
             log.warning('slixmpp internals not found; fast path disabled')
             return
-        for method in ('register_handler', 'remove_handler', 'add_filter',
-                       'del_filter'):
-            self._wrapped[method] = self._watch(method)
+        self._watch('register_handler', self._handler_added)
+        self._watch('remove_handler', self._handler_removed)
+        self._watch('add_filter', self._judge_filters)
+        self._watch('del_filter', self._judge_filters)
         xmpp.data_received = self._tap
-        self._refresh()
+        self._scan_handlers()
 
     def _remove_tap(self) -> None:
         xmpp = self.xmpp
@@ -291,21 +297,25 @@ class XEP_0199(BasePlugin):
         self._tap.complete_pongs = False
         self._tap.direct_send = False
 
-    def _watch(self, method: str) -> Callable[..., Any]:
+    def _watch(self, method: str, after: Callable[..., None]) -> None:
+        """Call after(*args) after each call of xmpp.method(*args)."""
         original = getattr(self.xmpp, method)
 
         @functools.wraps(original)
         def watched(*args: Any, **kwargs: Any) -> Any:
             result = original(*args, **kwargs)
-            self._refresh()
+            after(*args, **kwargs)
             return result
         setattr(self.xmpp, method, watched)
-        return watched
+        self._wrapped.append(method)
+
+    def _tapped(self) -> bool:
+        return self.xmpp.__dict__.get('data_received') is self._tap
 
     def _new_identity(self, event: Any = None) -> None:
         self._identity += 1
-        self._samples = None
-        self._refresh()
+        if self._tapped():
+            self._scan_handlers()
 
     def _sample_stanzas(self) -> tuple[Iq, Iq]:
         """A ping request and a pong as they would arrive, to ask each
@@ -323,48 +333,99 @@ class XEP_0199(BasePlugin):
             f"from='{own.domain}' to='{own.full}'/>")
         return xmpp._build_stanza(ping), xmpp._build_stanza(pong)
 
-    def _refresh(self) -> None:
-        """Decide what the C fast path may do: only what no handler, filter
-        or override would have seen had slixmpp handled the stanza."""
-        tap = self._tap
-        xmpp = self.xmpp
-        if xmpp.__dict__.get('data_received') is not tap:
+    def _judge(self, handler: Any) -> None:
+        """Note whether a handler would see pings or pongs."""
+        if handler is self._ping_handler or handler is self._response_handler:
             return
+        # Iq.send's handlers wait for one id, never one of ours: the common
+        # case, and the one that must cost little.
+        if type(getattr(handler, '_matcher', None)) in (MatchIDSender,
+                                                       MatcherId):
+            return
+        ping, pong = self._samples
+        for sample, seeing in ((ping, self._sees_pings),
+                               (pong, self._sees_pongs)):
+            try:
+                sees = handler.match(sample)
+            except Exception:
+                sees = True
+            if sees:
+                seeing.add(handler)
+
+    def _scan_handlers(self) -> None:
+        """Judge every handler and filter afresh (the session, hence the
+        samples, changed)."""
+        self._samples = self._sample_stanzas()
+        self._sees_pings.clear()
+        self._sees_pongs.clear()
+        handlers = self.xmpp._XMLStream__handlers
+        for handler in handlers:
+            self._judge(handler)
+        self._answering = any(h is self._ping_handler for h in handlers)
+        self._judge_filters()
+
+    def _judge_filters(self, *args: Any, **kwargs: Any) -> None:
+        """Note whether a filter or an override would see our stanzas."""
+        if not self._tapped():
+            return
+        xmpp = self.xmpp
         filters = xmpp._XMLStream__filters
-        handlers = xmpp._XMLStream__handlers
-        sm = xmpp.plugin.get('xep_0198', None) if hasattr(
-            xmpp.plugin, 'get') else None
+        # PluginManager has no get() on slixmpp 1.8.3.
+        sm = xmpp.plugin['xep_0198'] if 'xep_0198' in xmpp.plugin else None
         ours_in: set[Any] = set()
         ours_out: set[Any] = set()
         if sm is not None:
             ours_in.add(sm._handle_incoming)
             ours_out.add(sm._handle_outgoing)
-            if not isinstance(tap.sm, _StreamManagementAccount):
-                tap.sm = _StreamManagementAccount(xmpp, sm)
+            if not isinstance(self._tap.sm, _StreamManagementAccount):
+                self._tap.sm = _StreamManagementAccount(xmpp, sm)
         else:
-            tap.sm = None
-        foreign_in = any(f not in ours_in and not _blind_to_iq(f)
-                         for f in filters['in'])
-        foreign_out = any(f not in ours_out and not _blind_to_iq(f)
-                          for mode in ('out', 'out_sync', 'out_sce')
-                          for f in filters.get(mode, ()))
+            self._tap.sm = None
         overridden = (type(xmpp).incoming_filter
                       is not XMLStream.incoming_filter
                       or 'incoming_filter' in xmpp.__dict__)
-        if getattr(self, '_samples', None) is None:
-            self._samples = self._sample_stanzas()
-        ping, pong = self._samples
-        others = [h for h in handlers
-                  if h is not self._ping_handler
-                  and h is not self._response_handler]
-        sees_ping = any(h.match(ping) for h in others)
-        sees_pong = any(h.match(pong) for h in others)
-        blocked = foreign_in or overridden
-        tap.answer_pings = not (blocked or sees_ping) and any(
-            h is self._ping_handler for h in handlers)
-        tap.complete_pongs = not (blocked or sees_pong)
+        self._filters_see_incoming = overridden or any(
+            f not in ours_in and not _blind_to_iq(f) for f in filters['in'])
+        self._filters_see_outgoing = any(
+            f not in ours_out and not _blind_to_iq(f)
+            for mode in ('out', 'out_sync', 'out_sce')
+            for f in filters.get(mode, ()))
+        self._update_flags()
+
+    def _handler_added(self, handler: Any, *args: Any, **kwargs: Any
+                       ) -> None:
+        if self._tapped():
+            self._judge(handler)
+            self._update_flags()
+
+    def _handler_removed(self, *args: Any, **kwargs: Any) -> None:
+        """Forget the handlers gone (slixmpp also drops run-once handlers
+        silently, which the slow path notices: see _forget_gone)."""
+        if self._tapped():
+            self._forget_gone(force=True)
+
+    def _forget_gone(self, force: bool = False) -> None:
+        if not (force or self._sees_pings or self._sees_pongs):
+            return
+        present = {id(h) for h in self.xmpp._XMLStream__handlers}
+        # Someone may have removed our 'Ping' handler: then slixmpp answers
+        # no ping, and neither may we.
+        self._answering = id(self._ping_handler) in present
+        for seeing in (self._sees_pings, self._sees_pongs):
+            seeing.difference_update(
+                [h for h in seeing if id(h) not in present])
+        self._update_flags()
+
+    def _update_flags(self) -> None:
+        """Decide what the C fast path may do: only what no handler, filter
+        or override would have seen had slixmpp handled the stanza."""
+        tap = self._tap
+        blocked = self._filters_see_incoming
+        tap.answer_pings = self._answering and not (blocked
+                                                    or self._sees_pings)
+        tap.complete_pongs = not (blocked or self._sees_pongs)
         # Whether the session has started, the C side asks itself.
-        tap.direct_send = not foreign_out
+        tap.direct_send = not self._filters_see_outgoing
 
     # ---- answering pings --------------------------------------------
 
@@ -372,6 +433,7 @@ class XEP_0199(BasePlugin):
         """Automatically reply to ping requests."""
         log.debug("Pinged by %s", iq['from'])
         iq.reply().send()
+        self._forget_gone()
 
     # ---- keepalive --------------------------------------------------
 
@@ -552,6 +614,7 @@ class XEP_0199(BasePlugin):
     def _handle_response(self, iq: Iq) -> None:
         """An answer to one of our pings that slixmpp parsed (the fast path
         did not take it)."""
+        self._forget_gone()
         popped = self._tap.pop(iq['id'])
         if popped is None:
             return

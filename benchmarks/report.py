@@ -1,0 +1,142 @@
+"""The benchmarks' table (figures against their targets) and plot."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+#: 1.3 KiB, the memory target per ping in flight.
+MEMORY_TARGET = 1331
+
+
+@dataclass
+class Row:
+    measurement: str
+    slixmpp: float | None
+    ours: float | None
+    ratio: str
+    target: str
+    met: bool | None  # None: no target
+
+    @property
+    def status(self) -> str:
+        return {True: 'met', False: 'NOT MET', None: ''}[self.met]
+
+
+def _num(value: float | None) -> str:
+    if value is None:
+        return '—'
+    if abs(value) >= 100:
+        return f'{value:,.0f}'
+    return f'{value:.1f}' if abs(value) >= 10 else f'{value:.2f}'
+
+
+def _point(points: list[dict[str, Any]], n: int) -> dict[str, Any]:
+    return next(p for p in points if p['n'] == n)
+
+
+def _speedup(slixmpp: float, ours: float, n: str, unit: str,
+             target: float | None) -> Row:
+    ratio = slixmpp / ours
+    return Row(f'{n}{unit}', slixmpp, ours, f'{ratio:,.1f}× faster',
+               f'≥ {target:g}× faster' if target else '',
+               None if target is None else ratio >= target)
+
+
+def rows(results: dict[str, Any]) -> list[Row]:
+    out: list[Row] = []
+    incoming = results['incoming_us_per_ping']
+    out.append(_speedup(incoming['slixmpp']['median'],
+                        incoming['ours']['median'],
+                        'incoming ping answered', ' (µs/ping)', 30))
+
+    trips = results['round_trip']
+    common = sorted({p['n'] for p in trips['slixmpp']}
+                    & {p['n'] for p in trips['ours']})
+    for n in common:
+        out.append(_speedup(_point(trips['slixmpp'], n)['us_per_ping'],
+                            _point(trips['ours'], n)['us_per_ping'],
+                            f'ping() round trip, {n:,} in flight',
+                            ' (µs/ping)', 100 if n == common[-1] else None))
+    smallest, largest = trips['ours'][0], trips['ours'][-1]
+    growth = largest['us_per_ping'] / smallest['us_per_ping']
+    out.append(Row(f'ping() round trip, {largest["n"]:,} in flight (µs/ping)',
+                   None, largest['us_per_ping'],
+                   f'{growth:.2f}× ours at {smallest["n"]:,}',
+                   f'≤ 2× ours at {smallest["n"]:,}', growth <= 2))
+    floors = trips['asyncio_floor']
+    for n in (common[-1], largest['n']):
+        floor = _point(floors, n)['us_per_ping']
+        ours = _point(trips['ours'], n)['us_per_ping']
+        out.append(Row(f'  asyncio floor (task + future), {n:,} (µs/ping)',
+                       None, floor, f'ours = {ours / floor:.1f}× floor',
+                       '', None))
+
+    memory = results['memory_bytes_per_ping']
+    mem_n = results['sizes']['memory']
+    out.append(Row(f'memory per ping in flight, {mem_n:,} (B, tracemalloc)',
+                   memory['slixmpp'], memory['ours'],
+                   f'{memory["slixmpp"] / memory["ours"]:.1f}× less',
+                   f'≤ {MEMORY_TARGET:,} B (1.3 KiB)',
+                   memory['ours'] <= MEMORY_TARGET))
+    n = common[-1]
+    out.append(Row(f'  RSS growth per ping in flight, {n:,} (B)',
+                   _point(trips['slixmpp'], n)['rss_bytes_per_ping'],
+                   _point(trips['ours'], n)['rss_bytes_per_ping'],
+                   'transport buffer included', '', None))
+
+    message = results['message_us_per_stanza']
+    slower = (message['ours']['median'] / message['slixmpp']['median'] - 1)
+    out.append(Row('chat message, other traffic (µs/stanza)',
+                   message['slixmpp']['median'], message['ours']['median'],
+                   f'{slower * 100:+.1f} %', '≤ +3 %', slower <= 0.03))
+
+    reply = results['reply_to_ping_us']
+    out.append(Row('reply_to_ping(), parse+classify+serialize (µs)',
+                   reply['slixmpp'], reply['ours'],
+                   f'{reply["slixmpp"] / reply["ours"]:,.0f}× faster',
+                   '≤ 1 µs', reply['ours'] <= 1))
+    return out
+
+
+def table(rows: list[Row]) -> str:
+    header = ('measurement', 'slixmpp', 'ours', 'ratio', 'target', '')
+    cells = [header] + [(r.measurement, _num(r.slixmpp), _num(r.ours),
+                         r.ratio, r.target, r.status) for r in rows]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(header))]
+    right = {1, 2}
+
+    def line(cell: tuple[str, ...]) -> str:
+        return '  '.join(c.rjust(w) if i in right else c.ljust(w)
+                         for i, (c, w) in enumerate(zip(cell, widths))
+                         ).rstrip()
+    rule = '  '.join('-' * w for w in widths)
+    return '\n'.join([line(cells[0]), rule] + [line(c) for c in cells[1:]])
+
+
+def plot(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    trips = results['round_trip']
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for key, label, style in (
+            ('slixmpp', "slixmpp's xep_0199", 'o-'),
+            ('ours', 'slixmpp_ping_c', 's-'),
+            ('asyncio_floor', 'asyncio floor (task + future)', '--')):
+        points = trips[key]
+        ax.plot([p['n'] for p in points], [p['us_per_ping'] for p in points],
+                style, label=label)
+    ax.set_xscale('log')
+    ax.set_yscale('log')
+    ax.set_xlabel('pings in flight')
+    ax.set_ylabel('cost per ping() round trip (µs)')
+    meta = results['meta']
+    ax.set_title(f'XEP-0199 ping(), slixmpp {meta["slixmpp"]}, '
+                 f'Python {meta["python"]}, in-memory transport', fontsize=9)
+    ax.grid(True, which='both', alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

@@ -1,0 +1,313 @@
+"""Benchmarks of slixmpp's XEP-0199 plugin and slixmpp_ping_c's, side by
+side in one run, on the in-memory transport of tests/memstream.py.
+
+    python benchmarks/run.py [--quick] [--json PATH]
+
+Prints one table, writes the raw figures as JSON (benchmarks/results.json)
+and plots the cost of ping() against the pings in flight
+(benchmarks/ping_cost.png).  Targets are reported, never asserted.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import gc
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+import timeit
+import tracemalloc
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import harness
+import report
+from harness import IMPLEMENTATIONS, Written, fresh_client, reads
+
+import slixmpp
+from slixmpp.xmlstream import ET, tostring
+from slixmpp.xmlstream.matcher import StanzaPath
+from slixmpp_ping_c._core import reply_to_ping
+
+HERE = Path(__file__).resolve().parent
+IMPLS = tuple(IMPLEMENTATIONS)  # ('slixmpp', 'ours')
+
+
+@dataclass
+class Sizes:
+    incoming: dict[str, int]
+    round_trip: dict[str, list[int]]
+    memory: int
+    messages: int
+    message_runs: int
+    #: pings per implementation a point of the round trip may repeat to
+    repeat_budget: dict[str, int]
+    pongs_per_read: int = 100
+
+
+FULL = Sizes(
+    incoming={'slixmpp': 5_000, 'ours': 20_000},
+    round_trip={'slixmpp': [1_000, 3_000, 10_000],
+                'ours': [1_000, 3_000, 10_000, 30_000, 100_000]},
+    memory=10_000, messages=20_000, message_runs=7,
+    repeat_budget={'slixmpp': 3_000, 'ours': 300_000})
+QUICK = Sizes(
+    incoming={'slixmpp': 500, 'ours': 2_000},
+    round_trip={'slixmpp': [100, 300], 'ours': [100, 300, 1_000, 3_000]},
+    memory=1_000, messages=2_000, message_runs=3,
+    repeat_budget={'slixmpp': 300, 'ours': 3_000})
+
+
+def us_per(seconds: float, n: int) -> float:
+    return seconds / n * 1e6
+
+
+# ---- 1. incoming pings --------------------------------------------------
+
+async def incoming_pings(impl: str, n: int) -> float:
+    """µs per ping request fed as its own read, until every reply has
+    been written."""
+    data = [harness.ping_request(f'p{i}').encode() for i in range(n)]
+    async with fresh_client(impl) as stream:
+        written = Written(stream)
+        feed = stream.xmpp.data_received
+        start = time.perf_counter()
+        for read in data:
+            feed(read)
+        await written.until(n)
+        return us_per(time.perf_counter() - start, n)
+
+
+# ---- 2. ping() round trips -------------------------------------------------
+
+async def round_trip(impl: str, n: int, per_read: int) -> dict[str, float]:
+    """N ping() tasks in flight at once, answered in reads of per_read
+    pongs; µs per ping, the building of the pongs left out.  Also the RSS
+    growth per ping in flight."""
+    async with fresh_client(impl) as stream:
+        written = Written(stream)
+        rss = harness.rss_bytes()
+        start = time.perf_counter()
+        tasks = harness.send_pings(stream.ping_plugin, n)
+        await written.until(n)
+        send = time.perf_counter() - start
+        rss = harness.rss_bytes() - rss
+        answers = reads([harness.pong(id_) for id_ in written.ids()], per_read)
+        feed = stream.xmpp.data_received
+        start = time.perf_counter()
+        for read in answers:
+            feed(read)
+        rtts = await asyncio.gather(*tasks)
+        complete = time.perf_counter() - start
+        assert len(rtts) == n and all(isinstance(r, float) for r in rtts)
+    return {'us_per_ping': us_per(send + complete, n),
+            'send_us': us_per(send, n), 'complete_us': us_per(complete, n),
+            'rss_bytes_per_ping': rss / n}
+
+
+async def asyncio_floor(n: int) -> float:
+    """µs per task awaiting a future that set_result completes: what any
+    ping() costs at least."""
+    async def wait(future: asyncio.Future[float]) -> float:
+        return await future
+
+    loop = asyncio.get_running_loop()
+    gc.collect()
+    start = time.perf_counter()
+    futures = [loop.create_future() for _ in range(n)]
+    tasks = [asyncio.create_task(wait(f)) for f in futures]
+    await asyncio.sleep(0)
+    for future in futures:
+        future.set_result(0.0)
+    await asyncio.gather(*tasks)
+    return us_per(time.perf_counter() - start, n)
+
+
+async def round_trips(sizes: Sizes) -> dict[str, Any]:
+    def runs(impl: str, n: int) -> int:
+        return max(1, min(3, sizes.repeat_budget[impl] // n))
+
+    result: dict[str, Any] = {}
+    for impl in IMPLS:
+        points = []
+        for n in sizes.round_trip[impl]:
+            samples = [await round_trip(impl, n, sizes.pongs_per_read)
+                       for _ in range(runs(impl, n))]
+            point = {key: statistics.median(s[key] for s in samples)
+                     for key in samples[0]}
+            points.append({'n': n, 'runs': samples, **point})
+        result[impl] = points
+    result['asyncio_floor'] = []
+    for n in sorted(set().union(*sizes.round_trip.values())):
+        values = [await asyncio_floor(n) for _ in range(runs('ours', n))]
+        result['asyncio_floor'].append(
+            {'n': n, 'us_per_ping': statistics.median(values), 'runs': values})
+    return result
+
+
+# ---- 3. memory per ping in flight ----------------------------------------
+
+async def memory_in_flight(impl: str, n: int) -> float:
+    """Bytes per ping in flight, the caller's task counted (tracemalloc,
+    the transport's own buffers left out).  The pings are then abandoned
+    (tasks cancelled, client dropped), not answered: slixmpp takes minutes
+    to complete 10,000 pings, and this runs last."""
+    async with fresh_client(impl, check_pending=False) as stream:
+        written = Written(stream)
+        tracemalloc.start()
+        before = _traced()
+        tasks = harness.send_pings(stream.ping_plugin, n)
+        await written.until(n)
+        gc.collect()
+        grown = _traced() - before
+        tracemalloc.stop()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    return grown / n
+
+
+def _traced() -> int:
+    snapshot = tracemalloc.take_snapshot().filter_traces(
+        [tracemalloc.Filter(False, harness.TRANSPORT_FILE)])
+    return sum(stat.size for stat in snapshot.statistics('filename'))
+
+
+# ---- 4. other traffic -------------------------------------------------------
+
+async def messages(impl: str, n: int) -> float:
+    """µs per chat message fed as its own read to a client with an app
+    'message' handler."""
+    data = [harness.CHAT_MESSAGE.encode()] * n
+    async with fresh_client(impl) as stream:
+        received = 0
+
+        def on_message(msg: Any) -> None:
+            nonlocal received
+            received += 1
+        stream.xmpp.add_event_handler('message', on_message)
+        feed = stream.xmpp.data_received
+        gc.collect()
+        start = time.perf_counter()
+        for read in data:
+            feed(read)
+        elapsed = time.perf_counter() - start
+        assert received == n, (received, n)
+    return us_per(elapsed, n)
+
+
+# ---- 5. one ping answered, bytes to bytes ---------------------------------
+
+PING = (b"<iq type='get' id='abc123' from='example.com' "
+        b"to='user@example.com/res'><ping xmlns='urn:xmpp:ping'/></iq>")
+PING_PATH = StanzaPath('iq@type=get/ping')
+
+
+def slixmpp_reply_to_ping(xmpp: Any, data: bytes) -> bytes | None:
+    """slixmpp's way to the same: parse, build the stanza, match the ping
+    handler's path, reply, serialize (no stream parser, no send queue)."""
+    stanza = xmpp._build_stanza(ET.fromstring(data))
+    if not PING_PATH.match(stanza):
+        return None
+    return tostring(stanza.reply().xml, xmlns=xmpp.default_ns, stream=xmpp,
+                    top_level=True).encode()
+
+
+def best_us(func: Callable[[], object], repeat: int) -> float:
+    """timeit's best of ``repeat``, µs per call."""
+    timer = timeit.Timer(func)
+    number, _ = timer.autorange()
+    return min(timer.repeat(repeat, number)) / number * 1e6
+
+
+async def one_reply(repeat: int) -> dict[str, float]:
+    # slixmpp's parser sees stanzas inside the stream's default namespace.
+    namespaced = PING.replace(b'<iq ', b"<iq xmlns='jabber:client' ", 1)
+    async with fresh_client('slixmpp') as stream:
+        theirs = best_us(
+            lambda: slixmpp_reply_to_ping(stream.xmpp, namespaced), repeat)
+    return {'slixmpp': theirs, 'ours': best_us(lambda: reply_to_ping(PING),
+                                               repeat)}
+
+
+# ---- running them all -----------------------------------------------------
+
+async def interleaved(runs: int, measure: Callable[[str], Awaitable[float]]
+                      ) -> dict[str, dict[str, Any]]:
+    """Runs A B A B ..., the median of each implementation's runs."""
+    values: dict[str, list[float]] = {impl: [] for impl in IMPLS}
+    for _ in range(runs):
+        for impl in IMPLS:
+            values[impl].append(await measure(impl))
+    return {impl: {'median': statistics.median(v), 'runs': v}
+            for impl, v in values.items()}
+
+
+async def measure_all(sizes: Sizes, quick: bool) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    results['reply_to_ping_us'] = await one_reply(3 if quick else 7)
+    results['incoming_us_per_ping'] = await interleaved(
+        3, lambda impl: incoming_pings(impl, sizes.incoming[impl]))
+    results['message_us_per_stanza'] = await interleaved(
+        sizes.message_runs, lambda impl: messages(impl, sizes.messages))
+    results['round_trip'] = await round_trips(sizes)
+    # Last: it leaves its pings to die with the event loop.
+    results['memory_bytes_per_ping'] = {
+        impl: await memory_in_flight(impl, sizes.memory) for impl in IMPLS}
+    return results
+
+
+def machine() -> dict[str, Any]:
+    cpu = platform.processor()
+    try:
+        with open('/proc/cpuinfo') as f:
+            cpu = next(line.split(':', 1)[1].strip() for line in f
+                       if line.startswith('model name'))
+    except (OSError, StopIteration):
+        pass
+    return {'platform': platform.platform(), 'machine': platform.machine(),
+            'cpu': cpu, 'cpus': os.cpu_count(),
+            'load_average': os.getloadavg()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--quick', action='store_true',
+                        help='small sizes, a smoke run of a few seconds')
+    parser.add_argument('--json', type=Path, default=HERE / 'results.json',
+                        help='where to write the raw figures')
+    parser.add_argument('--plot', type=Path, default=HERE / 'ping_cost.png',
+                        help='where to draw the round trip plot')
+    args = parser.parse_args()
+    sizes = QUICK if args.quick else FULL
+
+    meta = {'date': datetime.datetime.now(datetime.timezone.utc).isoformat(
+                timespec='seconds'),
+            'slixmpp': slixmpp.__version__,
+            'python': platform.python_version(),
+            'python_implementation': platform.python_implementation(),
+            'quick': args.quick, **machine()}
+    start = time.perf_counter()
+    results = asyncio.run(measure_all(sizes, args.quick))
+    meta['seconds'] = round(time.perf_counter() - start, 1)
+    results = {'meta': meta, 'sizes': asdict(sizes), **results}
+
+    table_rows = report.rows(results)
+    results['table'] = [{**asdict(r), 'status': r.status} for r in table_rows]
+    print(report.table(table_rows))
+    print(f'\nslixmpp {meta["slixmpp"]}, Python {meta["python"]}, '
+          f'{meta["cpu"]} × {meta["cpus"]}; {meta["seconds"]} s')
+    args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False)
+                         + '\n')
+    report.plot(results, args.plot)
+    print(f'wrote {args.json} and {args.plot}')
+
+
+if __name__ == '__main__':
+    main()
