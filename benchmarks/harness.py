@@ -28,6 +28,9 @@ IMPLEMENTATIONS: dict[str, type] = {
     'ours': slixmpp_ping_c.XEP_0199,
 }
 
+#: Allocations of the in-memory transport (its write buffer, take()).
+TRANSPORT_FILE: str = memstream.__file__
+
 #: Long enough that no ping times out while being measured.
 PING_TIMEOUT = 3600.0
 
@@ -64,13 +67,13 @@ class Written:
 
     async def until(self, n: int, patience: int = 10_000) -> None:
         """Run the event loop until n iqs have been written."""
-        idle = 0
+        seen, idle = self.count, 0
         while self.poll() < n:
-            before = self.count
-            await asyncio.sleep(0)
-            idle = idle + 1 if self.poll() == before else 0
+            idle = 0 if self.count > seen else idle + 1
             if idle > patience:
                 raise RuntimeError(f'{self.count} of {n} iqs written')
+            seen = self.count
+            await asyncio.sleep(0)
 
     def ids(self) -> list[str]:
         data = b''.join(self._chunks)
@@ -105,6 +108,3 @@ def rss_bytes() -> int:
     """Resident set size (Linux)."""
     with open('/proc/self/statm') as f:
         return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
-
-#: Allocations of the in-memory transport (its write buffer, take()).
-TRANSPORT_FILE: str = memstream.__file__

@@ -1,7 +1,7 @@
 """Benchmarks of slixmpp's XEP-0199 plugin and slixmpp_ping_c's, side by
 side in one run, on the in-memory transport of tests/memstream.py.
 
-    python benchmarks/run.py [--quick] [--json PATH]
+    python benchmarks/run.py [--quick] [--json PATH] [--plot PATH]
 
 Prints one table, writes the raw figures as JSON (benchmarks/results.json)
 and plots the cost of ping() against the pings in flight
@@ -12,16 +12,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime
+import functools
 import gc
 import json
 import os
 import platform
 import statistics
-import sys
 import time
 import timeit
 import tracemalloc
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,7 @@ class Sizes:
     round_trip: dict[str, list[int]]
     memory: int
     messages: int
-    message_runs: int
+    message_block: int
     #: pings per implementation a point of the round trip may repeat to
     repeat_budget: dict[str, int]
     pongs_per_read: int = 100
@@ -55,12 +56,12 @@ FULL = Sizes(
     incoming={'slixmpp': 5_000, 'ours': 20_000},
     round_trip={'slixmpp': [1_000, 3_000, 10_000],
                 'ours': [1_000, 3_000, 10_000, 30_000, 100_000]},
-    memory=10_000, messages=20_000, message_runs=7,
+    memory=10_000, messages=20_000, message_block=250,
     repeat_budget={'slixmpp': 3_000, 'ours': 300_000})
 QUICK = Sizes(
     incoming={'slixmpp': 500, 'ours': 2_000},
     round_trip={'slixmpp': [100, 300], 'ours': [100, 300, 1_000, 3_000]},
-    memory=1_000, messages=2_000, message_runs=3,
+    memory=1_000, messages=2_000, message_block=100,
     repeat_budget={'slixmpp': 300, 'ours': 3_000})
 
 
@@ -86,7 +87,8 @@ async def incoming_pings(impl: str, n: int) -> float:
 
 # ---- 2. ping() round trips -------------------------------------------------
 
-async def round_trip(impl: str, n: int, per_read: int) -> dict[str, float]:
+async def round_trip(impl: str, n: int, *, per_read: int
+                     ) -> dict[str, float]:
     """N ping() tasks in flight at once, answered in reads of per_read
     pongs; µs per ping, the building of the pongs left out.  Also the RSS
     growth per ping in flight."""
@@ -111,9 +113,9 @@ async def round_trip(impl: str, n: int, per_read: int) -> dict[str, float]:
             'rss_bytes_per_ping': rss / n}
 
 
-async def asyncio_floor(n: int) -> float:
-    """µs per task awaiting a future that set_result completes: what any
-    ping() costs at least."""
+async def asyncio_floor(n: int) -> dict[str, float]:
+    """N tasks each awaiting a future that set_result completes: what any
+    ping() costs at least, µs per task."""
     async def wait(future: asyncio.Future[float]) -> float:
         return await future
 
@@ -126,28 +128,44 @@ async def asyncio_floor(n: int) -> float:
     for future in futures:
         future.set_result(0.0)
     await asyncio.gather(*tasks)
-    return us_per(time.perf_counter() - start, n)
+    return {'us_per_ping': us_per(time.perf_counter() - start, n)}
+
+
+@contextmanager
+def gc_disabled() -> Iterator[None]:
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 async def round_trips(sizes: Sizes) -> dict[str, Any]:
-    def runs(impl: str, n: int) -> int:
-        return max(1, min(3, sizes.repeat_budget[impl] // n))
+    """Each implementation at its sizes and the asyncio floor at all of
+    them, the median of up to 3 runs (as many as repeat_budget allows);
+    then ours and the floor at the smallest and largest size again with
+    the cyclic GC off, to tell the plugin's growth from the GC's."""
+    measures: dict[str, Callable[[int], Awaitable[dict[str, float]]]] = {
+        impl: functools.partial(round_trip, impl,
+                                per_read=sizes.pongs_per_read)
+        for impl in IMPLS}
+    measures['asyncio_floor'] = asyncio_floor
 
-    result: dict[str, Any] = {}
-    for impl in IMPLS:
-        points = []
-        for n in sizes.round_trip[impl]:
-            samples = [await round_trip(impl, n, sizes.pongs_per_read)
-                       for _ in range(runs(impl, n))]
-            point = {key: statistics.median(s[key] for s in samples)
-                     for key in samples[0]}
-            points.append({'n': n, 'runs': samples, **point})
-        result[impl] = points
-    result['asyncio_floor'] = []
-    for n in sorted(set().union(*sizes.round_trip.values())):
-        values = [await asyncio_floor(n) for _ in range(runs('ours', n))]
-        result['asyncio_floor'].append(
-            {'n': n, 'us_per_ping': statistics.median(values), 'runs': values})
+    async def point(name: str, n: int) -> dict[str, Any]:
+        budget = sizes.repeat_budget.get(name, sizes.repeat_budget['ours'])
+        samples = [await measures[name](n)
+                   for _ in range(max(1, min(3, budget // n)))]
+        return {'n': n, **{key: statistics.median(s[key] for s in samples)
+                           for key in samples[0]}, 'runs': samples}
+
+    sizes_of = dict(sizes.round_trip)
+    sizes_of['asyncio_floor'] = sorted(set().union(*sizes_of.values()))
+    result: dict[str, Any] = {name: [await point(name, n) for n in ns]
+                              for name, ns in sizes_of.items()}
+    ends = (sizes.round_trip['ours'][0], sizes.round_trip['ours'][-1])
+    with gc_disabled():
+        result['gc_off'] = {name: [await point(name, n) for n in ends]
+                            for name in ('ours', 'asyncio_floor')}
     return result
 
 
@@ -181,25 +199,38 @@ def _traced() -> int:
 
 # ---- 4. other traffic -------------------------------------------------------
 
-async def messages(impl: str, n: int) -> float:
+async def other_traffic(n: int, block: int) -> dict[str, Any]:
     """µs per chat message fed as its own read to a client with an app
-    'message' handler."""
-    data = [harness.CHAT_MESSAGE.encode()] * n
-    async with fresh_client(impl) as stream:
-        received = 0
+    'message' handler: one client per implementation, fed ``block``
+    messages in turn (A B B A A B ...) until each had n, so that the
+    machine's own noise hits both alike.  The slowdown is the median of
+    the paired blocks' ratios."""
+    data = [harness.CHAT_MESSAGE.encode()] * block
+    received = dict.fromkeys(IMPLS, 0)
+    times: dict[str, list[float]] = {impl: [] for impl in IMPLS}
+    async with AsyncExitStack() as clients:
+        feeds = {}
+        for impl in IMPLS:
+            stream = await clients.enter_async_context(fresh_client(impl))
 
-        def on_message(msg: Any) -> None:
-            nonlocal received
-            received += 1
-        stream.xmpp.add_event_handler('message', on_message)
-        feed = stream.xmpp.data_received
+            def on_message(msg: Any, impl: str = impl) -> None:
+                received[impl] += 1
+            stream.xmpp.add_event_handler('message', on_message)
+            feeds[impl] = stream.xmpp.data_received
         gc.collect()
-        start = time.perf_counter()
-        for read in data:
-            feed(read)
-        elapsed = time.perf_counter() - start
-        assert received == n, (received, n)
-    return us_per(elapsed, n)
+        for i in range(n // block):
+            for impl in IMPLS if i % 2 == 0 else IMPLS[::-1]:
+                feed = feeds[impl]
+                start = time.perf_counter()
+                for read in data:
+                    feed(read)
+                times[impl].append(us_per(time.perf_counter() - start, block))
+    assert all(count == n // block * block for count in received.values())
+    ratios = [ours / theirs
+              for theirs, ours in zip(times['slixmpp'], times['ours'])]
+    return {'slowdown': statistics.median(ratios) - 1,
+            **{impl: {'median': statistics.median(v), 'blocks': v}
+               for impl, v in times.items()}}
 
 
 # ---- 5. one ping answered, bytes to bytes ---------------------------------
@@ -254,8 +285,8 @@ async def measure_all(sizes: Sizes, quick: bool) -> dict[str, Any]:
     results['reply_to_ping_us'] = await one_reply(3 if quick else 7)
     results['incoming_us_per_ping'] = await interleaved(
         3, lambda impl: incoming_pings(impl, sizes.incoming[impl]))
-    results['message_us_per_stanza'] = await interleaved(
-        sizes.message_runs, lambda impl: messages(impl, sizes.messages))
+    results['message_us_per_stanza'] = await other_traffic(
+        sizes.messages, sizes.message_block)
     results['round_trip'] = await round_trips(sizes)
     # Last: it leaves its pings to die with the event loop.
     results['memory_bytes_per_ping'] = {
@@ -301,6 +332,9 @@ def main() -> None:
     table_rows = report.rows(results)
     results['table'] = [{**asdict(r), 'status': r.status} for r in table_rows]
     print(report.table(table_rows))
+    if args.quick:
+        print('\n--quick: sizes far below the targets\' own; the statuses '
+              'mean little.')
     print(f'\nslixmpp {meta["slixmpp"]}, Python {meta["python"]}, '
           f'{meta["cpu"]} × {meta["cpus"]}; {meta["seconds"]} s')
     args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False)

@@ -121,6 +121,9 @@ int
 pings_complete(TapObject *self, Str id)
 {
     PingEntry *e = entry_by_str(self, id);
+    if (e == NULL) {
+        return 0;
+    }
     double rtt = core_monotonic() - e->sent_at;
     inflight_remove(&self->inflight, e);
     peer_record_pong((PeerObject *)e->peer, rtt);

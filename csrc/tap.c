@@ -32,6 +32,11 @@ typedef enum { ACT_NONE, ACT_ANSWER, ACT_PONG } Action;
 int
 tap_sync_stream(TapObject *self)
 {
+    if (self->in_call) {
+        /* Mid-read (a handler sending a ping): the read notices a new
+           stream itself, and the next one starts it. */
+        return 0;
+    }
     CoreState *st = tap_state(self);
     PyObject *parser = PyObject_GetAttr(self->xmpp, st->str_parser);
     if (parser == NULL) {
@@ -61,24 +66,8 @@ tap_sync_stream(TapObject *self)
     return failed ? -1 : 0;
 }
 
-/* After handing bytes to slixmpp: did its handlers restart the stream?
-   Then the rest of this read is slixmpp's alone.  1 if so, -1 on error. */
-static int
-stream_changed(TapObject *self)
-{
-    PyObject *parser = PyObject_GetAttr(self->xmpp,
-                                        tap_state(self)->str_parser);
-    if (parser == NULL) {
-        return -1;
-    }
-    Py_DECREF(parser);
-    if (parser == self->parser) {
-        return 0;
-    }
-    self->passive = 1;
-    return 1;
-}
-
+/* Hands bytes to slixmpp.  If its handlers restarted the stream (a new
+   parser) or raised, the rest of this read is slixmpp's alone. */
 static int
 feed_bytes(TapObject *self, const char *p, size_t n)
 {
@@ -91,8 +80,21 @@ feed_bytes(TapObject *self, const char *p, size_t n)
     }
     PyObject *r = PyObject_CallOneArg(self->feed, chunk);
     Py_DECREF(chunk);
-    Py_XDECREF(r);
-    return r == NULL ? -1 : 0;
+    if (r == NULL) {
+        self->passive = 1;
+        return -1;
+    }
+    Py_DECREF(r);
+    PyObject *parser = PyObject_GetAttr(self->xmpp,
+                                        tap_state(self)->str_parser);
+    if (parser == NULL) {
+        return -1;
+    }
+    Py_DECREF(parser);
+    if (parser != self->parser) {
+        self->passive = 1;
+    }
+    return 0;
 }
 
 /* Hands the held bytes of earlier reads to slixmpp. */
@@ -371,7 +373,7 @@ act(TapObject *self, Action act, const StanzaInfo *info, int *debug)
         || !pings_is_pong(self, info->id, info->from, error)) {
         return 0;
     }
-    if (tap_sm_incoming(self) < 0 || pings_complete(self, info->id) < 0) {
+    if (pings_complete(self, info->id) < 0 || tap_sm_incoming(self) < 0) {
         return -1;
     }
     return 1;
@@ -536,11 +538,7 @@ act_on_read(TapObject *self, const char *buf, size_t len, size_t n_events,
                     }
                     *pass_from = hold_from;
                 }
-                int changed = stream_changed(self);
-                if (changed < 0) {
-                    return -1;
-                }
-                taken = changed ? 0 : act(self, action, &info, &debug);
+                taken = self->passive ? 0 : act(self, action, &info, &debug);
                 if (taken < 0) {
                     return -1;
                 }

@@ -146,9 +146,13 @@ class FakeStream:
         self._session_started = True
         self._always_send_everything = False
         self.received: list[bytes] = []
+        # Bytes that make slixmpp restart the stream, as SASL's <success/>.
+        self.restart_on: bytes | None = None
 
     def feed(self, data: bytes) -> None:
         self.received.append(data)
+        if self.restart_on is not None and self.restart_on in data:
+            self.restart()
 
     def restart(self) -> None:
         self.parser = object()
@@ -466,3 +470,14 @@ def test_statistics_match_ping8() -> None:
                                                  min(rtts), max(rtts))
     assert avg == pytest.approx(statistics.fmean(rtts))
     assert mdev == pytest.approx(statistics.pstdev(rtts))
+
+
+def test_a_restart_inside_a_read_leaves_the_rest_to_slixmpp() -> None:
+    tap, stream, _ = make_tap()
+    stream.restart_on = b'<success/>'
+    tap(HEADER + ping('p1') + b'<success/>' + ping('p2'))
+    assert stream.transport.written == [result('p1')]
+    assert b''.join(stream.received) == HEADER + b'<success/>' + ping('p2')
+    # The next read starts the new stream.
+    tap(HEADER + ping('p3'))
+    assert stream.transport.written == [result('p1'), result('p3')]
