@@ -91,7 +91,8 @@ async def round_trip(impl: str, n: int, *, per_read: int
                      ) -> dict[str, float]:
     """N ping() tasks in flight at once, answered in reads of per_read
     pongs; µs per ping, the building of the pongs left out.  Also the RSS
-    growth per ping in flight."""
+    growth per ping in flight (a lower bound only: memory freed by earlier
+    runs is reused)."""
     async with fresh_client(impl) as stream:
         written = Written(stream)
         rss = harness.rss_bytes()
@@ -142,7 +143,7 @@ def gc_disabled() -> Iterator[None]:
 
 async def round_trips(sizes: Sizes) -> dict[str, Any]:
     """Each implementation at its sizes and the asyncio floor at all of
-    them, the median of up to 3 runs (as many as repeat_budget allows);
+    them, the median of up to 5 runs (as many as repeat_budget allows);
     then ours and the floor at the smallest and largest size again with
     the cyclic GC off, to tell the plugin's growth from the GC's."""
     measures: dict[str, Callable[[int], Awaitable[dict[str, float]]]] = {
@@ -154,7 +155,7 @@ async def round_trips(sizes: Sizes) -> dict[str, Any]:
     async def point(name: str, n: int) -> dict[str, Any]:
         budget = sizes.repeat_budget.get(name, sizes.repeat_budget['ours'])
         samples = [await measures[name](n)
-                   for _ in range(max(1, min(3, budget // n)))]
+                   for _ in range(max(1, min(5, budget // n)))]
         return {'n': n, **{key: statistics.median(s[key] for s in samples)
                            for key in samples[0]}, 'runs': samples}
 
