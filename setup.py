@@ -8,23 +8,24 @@ import sys
 
 from setuptools import Extension, setup
 
-LIBXML2_HELP = (
-    "slixmpp-ping-c needs libxml2's headers and pkg-config to build "
-    "(Debian/Ubuntu: apt-get install libxml2-dev pkg-config)."
+MISSING_LIBXML2 = (
+    "error: building slixmpp-ping-c needs libxml2's headers, found through "
+    "pkg-config, so install both first (Debian/Ubuntu: "
+    "apt-get install libxml2-dev pkg-config)."
 )
 
 
 def pkg_config(*args: str) -> list[str]:
     """Flags for libxml-2.0, or stop the build with one clear sentence."""
     if shutil.which("pkg-config") is None:
-        sys.exit("error: pkg-config was not found. " + LIBXML2_HELP)
+        sys.exit(MISSING_LIBXML2)
     try:
         out = subprocess.run(
             ["pkg-config", *args, "libxml-2.0"],
             check=True, capture_output=True, text=True,
         ).stdout
     except subprocess.CalledProcessError:
-        sys.exit("error: pkg-config does not know libxml-2.0. " + LIBXML2_HELP)
+        sys.exit(MISSING_LIBXML2)
     return out.split()
 
 
