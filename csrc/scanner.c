@@ -117,18 +117,17 @@ scanner_init(Scanner *s)
 void
 scanner_reset(Scanner *s)
 {
-    char *names = s->names;
-    size_t cap = s->names_cap;
+    Buf names = s->names;
 
     scanner_init(s);
+    names.len = 0;
     s->names = names;
-    s->names_cap = cap;
 }
 
 void
 scanner_free(Scanner *s)
 {
-    free(s->names);
+    buf_free(&s->names);
     scanner_init(s);
 }
 
@@ -136,42 +135,20 @@ scanner_free(Scanner *s)
 static int
 reserve(Scanner *s, size_t extra)
 {
-    size_t used = s->names_len + s->tag_len;
-    size_t need = used + extra;
-    size_t cap;
-    char *names;
-
-    if (need < used) {
+    if (extra > SIZE_MAX - s->tag_len) {
         return -1;
     }
-    if (need <= s->names_cap) {
-        return 0;
-    }
-    cap = s->names_cap ? s->names_cap : 256;
-    while (cap < need) {
-        if (cap > SIZE_MAX / 2) {
-            cap = need;
-            break;
-        }
-        cap *= 2;
-    }
-    names = realloc(s->names, cap);
-    if (names == NULL) {
-        return -1;
-    }
-    s->names = names;
-    s->names_cap = cap;
-    return 0;
+    return buf_reserve(&s->names, s->tag_len + extra);
 }
 
 /* The innermost open element's name; depth must be > 0. */
 static const char *
 top_name(const Scanner *s, size_t *n)
 {
-    size_t off = s->names_len - sizeof(size_t);
+    size_t off = s->names.len - sizeof(size_t);
 
-    memcpy(n, s->names + off, sizeof(size_t));
-    return s->names + off - *n;
+    memcpy(n, s->names.data + off, sizeof(size_t));
+    return s->names.data + off - *n;
 }
 
 /*
@@ -396,7 +373,7 @@ scanner_next(Scanner *s, const char *buf, size_t len, size_t *pos)
                 if (reserve(s, q - p + sizeof(size_t)) < 0) {
                     goto fail;
                 }
-                dst = s->names + s->names_len + s->tag_len;
+                dst = s->names.data + s->names.len + s->tag_len;
                 s->tag_len += q - p;
                 if (q - p <= 16) {
                     /* names are short: a call costs more than the copy */
@@ -416,7 +393,7 @@ scanner_next(Scanner *s, const char *buf, size_t len, size_t *pos)
             state = ST_TAG_SPACE;
             if (s->depth == 1) {
                 s->stanza_is_iq = (s->tag_len == 2 &&
-                                   memcmp(s->names + s->names_len, "iq",
+                                   memcmp(s->names.data + s->names.len, "iq",
                                           2) == 0);
                 ev = SCAN_STANZA_NAME;
                 goto event;
@@ -619,9 +596,9 @@ scanner_next(Scanner *s, const char *buf, size_t len, size_t *pos)
             p--;
             goto fail;
         }
-        memcpy(s->names + s->names_len + s->tag_len, &s->tag_len,
+        memcpy(s->names.data + s->names.len + s->tag_len, &s->tag_len,
                sizeof(size_t));
-        s->names_len += s->tag_len + sizeof(size_t);
+        s->names.len += s->tag_len + sizeof(size_t);
         s->tag_len = 0;
         s->depth++;
         state = ST_TEXT;
@@ -634,7 +611,7 @@ scanner_next(Scanner *s, const char *buf, size_t len, size_t *pos)
     end_tag_end:
         /* pop the name the end tag matched */
         (void)top_name(s, &n);
-        s->names_len -= n + sizeof(size_t);
+        s->names.len -= n + sizeof(size_t);
         s->depth--;
         state = ST_TEXT;
         if (s->depth == 1) {

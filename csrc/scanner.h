@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
+
 typedef enum {
     SCAN_MORE,          /* every byte of the buffer was consumed */
     SCAN_HEADER_END,    /* the root's start tag ended just before *pos */
@@ -61,8 +63,7 @@ typedef struct {
     /* the open elements' qualified names, each followed by its length (a
        size_t, unaligned); the start tag being read keeps its name's first
        tag_len bytes just past them */
-    char *names;
-    size_t names_len, names_cap;
+    Buf names;
     size_t tag_len;
     /* public, valid after SCAN_STANZA_START */
     int stanza_start_in_earlier_read;

@@ -8,22 +8,7 @@
 
 #include <stddef.h>
 
-/* A growable byte buffer. */
-typedef struct {
-    char *data;
-    size_t len, cap;
-} Buf;
-
-/* A byte string that may be absent (ptr NULL). */
-typedef struct {
-    const char *ptr;
-    size_t len;
-} Str;
-
-void buf_init(Buf *b);
-void buf_free(Buf *b);
-/* 0, or -1 when memory ran out (the buffer is left as it was). */
-int buf_append(Buf *b, const char *s, size_t n);
+#include "buf.h"
 
 /*
  * 1 if the UTF-8 string s holds only characters XML 1.0 allows in an

@@ -5,7 +5,7 @@ implementation without the C fast path: pings in flight are completed by
 one handler whose matcher asks the C in-flight table (O(1) per stanza)
 instead of one handler per ping.  The C ``Tap`` sits in front of slixmpp's
 ``data_received`` and answers pings and completes pongs itself, but only
-while nothing else would have seen those stanzas; ``_refresh`` keeps the
+while nothing else would have seen those stanzas; ``_update_flags`` keeps the
 flags that say so.
 """
 
