@@ -22,7 +22,7 @@ import re
 import ssl
 import xml.etree.ElementTree as ET
 import xml.parsers.expat
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator, Mapping
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
@@ -571,11 +571,11 @@ async def open_component(plugin_cls: type, *, jid: str = COMPONENT_JID,
 
 
 @contextlib.asynccontextmanager
-async def client_stream(plugin_cls: type, *, check_pending: bool = True,
-                        **kwargs: Any) -> AsyncIterator[MemoryStream]:
-    """open_client() as a context manager; on a clean exit it also asserts
-    that no iq is left pending, then closes the stream."""
-    stream = await open_client(plugin_cls, **kwargs)
+async def _open_stream(opened: Awaitable[MemoryStream], check_pending: bool
+                       ) -> AsyncIterator[MemoryStream]:
+    """A stream as a context manager; on a clean exit it also asserts that
+    no iq is left pending, then closes the stream."""
+    stream = await opened
     try:
         yield stream
         if check_pending:
@@ -585,14 +585,13 @@ async def client_stream(plugin_cls: type, *, check_pending: bool = True,
         await stream.close()
 
 
-@contextlib.asynccontextmanager
-async def component_stream(plugin_cls: type, *, check_pending: bool = True,
-                           **kwargs: Any) -> AsyncIterator[MemoryStream]:
-    stream = await open_component(plugin_cls, **kwargs)
-    try:
-        yield stream
-        if check_pending:
-            await stream.settle()
-            stream.assert_no_pending()
-    finally:
-        await stream.close()
+def client_stream(plugin_cls: type, *, check_pending: bool = True,
+                  **kwargs: Any) -> contextlib.AbstractAsyncContextManager[MemoryStream]:
+    """open_client() as a context manager (see _open_stream)."""
+    return _open_stream(open_client(plugin_cls, **kwargs), check_pending)
+
+
+def component_stream(plugin_cls: type, *, check_pending: bool = True,
+                     **kwargs: Any) -> contextlib.AbstractAsyncContextManager[MemoryStream]:
+    """open_component() as a context manager (see _open_stream)."""
+    return _open_stream(open_component(plugin_cls, **kwargs), check_pending)

@@ -309,12 +309,19 @@ def sent_id(stream: FakeStream) -> str:
     return parse_stanza(stream.transport.written.pop())['id']
 
 
+def started_tap(allowed: tuple[str, ...] | None = ('', 'example.com'),
+                own_host: bool = False) -> tuple[Tap, FakeStream, Peer]:
+    """A tap on a started stream (inside a running loop), and a peer."""
+    tap, stream, _ = make_tap(asyncio.get_running_loop())
+    tap(HEADER)
+    peer = Peer('example.com', 'example.com')
+    peer.configure(allowed, own_host)
+    return tap, stream, peer
+
+
 def test_ping_pong_in_c() -> None:
     async def main() -> None:
-        tap, stream, _ = make_tap(asyncio.get_running_loop())
-        tap(HEADER)
-        peer = Peer('example.com', 'example.com')
-        peer.configure(('', 'example.com'), False)
+        tap, stream, peer = started_tap()
         future = tap.send_ping(peer, None, 5.0)
         id_ = sent_id(stream)
         assert len(id_) == 16 and int(id_, 16) >= 0
@@ -330,10 +337,7 @@ def test_ping_pong_in_c() -> None:
                                  'EXAMPLE.COM'])
 def test_pong_from_another_sender_goes_to_slixmpp(frm: str) -> None:
     async def main() -> None:
-        tap, stream, _ = make_tap(asyncio.get_running_loop())
-        tap(HEADER)
-        peer = Peer('example.com', 'example.com')
-        peer.configure(('', 'example.com'), False)
+        tap, stream, peer = started_tap()
         future = tap.send_ping(peer, None, 5.0)
         answer = f"<iq type='result' id='{sent_id(stream)}' from='{frm}'/>"
         tap(answer.encode())
