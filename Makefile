@@ -6,7 +6,7 @@ VENV ?= .venv
 VENV_OLDEST ?= .venv-oldest
 # slixmpp 1.8.3 is Debian 12's python3-slixmpp, the oldest we support.
 SLIXMPP_OLDEST ?= slixmpp==1.8.3
-APT_PACKAGES ?= libxml2-dev pkg-config
+APT_PACKAGES ?= libxml2-dev pkg-config prosody
 PYTEST_ARGS ?=
 comma := ,
 
@@ -14,7 +14,9 @@ comma := ,
 
 all: test
 
-# Debian packages the build needs, installed only when missing.
+# Debian packages the build and the tests need, installed only when
+# missing.  RUNLEVEL=1 keeps Debian's scripts from starting the system's
+# Prosody service: the tests start their own.
 deps:
 	@missing=""; \
 	for p in $(APT_PACKAGES); do \
@@ -24,7 +26,8 @@ deps:
 	  echo "installing:$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -q && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 \
+	    apt-get install -y -q $$missing; \
 	fi
 
 # A virtualenv with the project's dependencies (installing the project
