@@ -23,6 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 DOMAIN = 'localhost'
 COMPONENT = 'comp.localhost'
@@ -213,3 +214,23 @@ Component {_lua(self.component)}
                  exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
+
+
+def connect_client(xmpp: Any, server: Prosody) -> None:
+    """Connect a slixmpp ClientXMPP to the server: plain TCP, SCRAM without
+    TLS, on slixmpp 1.8.3 and the newest alike."""
+    xmpp.plugin['feature_mechanisms'].unencrypted_scram = True
+    if hasattr(xmpp, 'enable_plaintext'):  # slixmpp >= 1.10
+        xmpp.enable_plaintext = True
+        xmpp.enable_starttls = False
+        xmpp.enable_direct_tls = False
+        xmpp.connect(server.host, server.c2s_port)
+    else:
+        xmpp.connect((server.host, server.c2s_port), force_starttls=False,
+                     disable_starttls=True)
+
+
+def connect_component(xmpp: Any, server: Prosody) -> None:
+    """Connect a slixmpp ComponentXMPP made with server.component and
+    server.component_secret."""
+    xmpp.connect(server.host, server.component_port)
