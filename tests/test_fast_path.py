@@ -145,3 +145,9 @@ async def test_stats() -> None:
         assert entry.last >= entry.min and entry.mdev >= 0
         with pytest.raises(KeyError):
             s.ping_plugin.stats('never@example.com')
+
+
+async def test_stats_of_a_wrong_type() -> None:
+    async with client_stream(XEP_0199) as s:
+        with pytest.raises(TypeError):
+            s.ping_plugin.stats(123)
