@@ -9,23 +9,33 @@ from typing import Any
 MEMORY_TARGET = 1331
 
 
+#: The end-to-end targets: ours against the bare-socket client, and against
+#: slixmpp's plugin at the largest N both run.
+E2E_BARE_TARGET = 1.5
+E2E_SLIXMPP_TARGET = 50
+
+
 @dataclass
 class Row:
     measurement: str
-    slixmpp: float | None
-    ours: float | None
+    slixmpp: float | str | None
+    ours: float | str | None
     ratio: str
     target: str
     met: bool | None  # None: no target
+    #: the bare-socket client's figure (end-to-end rows only)
+    bare: float | str | None = None
 
     @property
     def status(self) -> str:
         return {True: 'met', False: 'NOT MET', None: ''}[self.met]
 
 
-def _num(value: float | None) -> str:
+def _num(value: float | str | None) -> str:
     if value is None:
         return '—'
+    if isinstance(value, str):
+        return value
     if abs(value) >= 100:
         return f'{value:,.0f}'
     return f'{value:.1f}' if abs(value) >= 10 else f'{value:.2f}'
@@ -98,12 +108,68 @@ def rows(results: dict[str, Any]) -> list[Row]:
     return out
 
 
+def _secs(point: dict[str, Any] | None) -> str | None:
+    """A wall time to three significant digits."""
+    return None if point is None else f'{point["seconds"]:.3g}'
+
+
+def e2e_rows(e2e: dict[str, Any]) -> list[Row]:
+    """The end-to-end rows (benchmarks/e2e.py): per N, the wall time of
+    each client with the speedup over slixmpp's plugin, ours against the
+    bare socket, pings/s, and the CPU shares of Prosody and of the
+    client."""
+    by_n = {impl: {p['n']: p for p in e2e[impl]}
+            for impl in ('slixmpp', 'ours', 'bare')}
+    common = sorted(set(by_n['slixmpp']) & set(by_n['ours']))
+    out: list[Row] = []
+    for n in sorted(set(by_n['ours']) & set(by_n['bare'])):
+        theirs = by_n['slixmpp'].get(n)
+        ours, bare = by_n['ours'][n], by_n['bare'][n]
+        speedup = target = ''
+        met = None
+        if theirs is not None:
+            ratio = theirs['seconds'] / ours['seconds']
+            speedup = f'{ratio:,.1f}× faster'
+            if n == common[-1]:
+                target = f'≥ {E2E_SLIXMPP_TARGET}× faster'
+                met = ratio >= E2E_SLIXMPP_TARGET
+        out.append(Row(f'end to end via Prosody, {n:,} pings (s)',
+                       _secs(theirs), _secs(ours), speedup, target, met,
+                       bare=_secs(bare)))
+        vs_bare = ours['seconds'] / bare['seconds']
+        judged = bool(common) and n >= common[-1]
+        out.append(Row('  ours vs the bare socket', '', '',
+                       f'{vs_bare:.2f}× bare',
+                       f'≤ {E2E_BARE_TARGET:g}× bare' if judged else '',
+                       vs_bare <= E2E_BARE_TARGET if judged else None))
+        out.append(Row('  pings/s', theirs and round(theirs['pings_per_s']),
+                       round(ours['pings_per_s']), '', '', None,
+                       bare=round(bare['pings_per_s'])))
+
+        def cpu(point: dict[str, Any] | None) -> str | None:
+            if point is None:
+                return None
+            return (f'{point["prosody_cpu"] * 100:.0f} / '
+                    f'{point["client_cpu"] * 100:.0f}')
+        out.append(Row('  CPU, Prosody / client (% of wall time)',
+                       cpu(theirs), cpu(ours), '', '', None, bare=cpu(bare)))
+    return out
+
+
 def table(rows: list[Row]) -> str:
-    header = ('measurement', 'slixmpp', 'ours', 'ratio', 'target', '')
+    header: tuple[str, ...] = ('measurement', 'slixmpp', 'ours', 'ratio',
+                               'target', '')
     cells = [header] + [(r.measurement, _num(r.slixmpp), _num(r.ours),
                          r.ratio, r.target, r.status) for r in rows]
-    widths = [max(len(c[i]) for c in cells) for i in range(len(header))]
     right = {1, 2}
+    if any(r.bare is not None for r in rows):
+        # A column for the bare-socket client, after ours.
+        header = header[:3] + ('bare socket',) + header[3:]
+        cells = [header] + [
+            c[:3] + ('' if r.bare is None else _num(r.bare),) + c[3:]
+            for r, c in zip(rows, cells[1:])]
+        right.add(3)
+    widths = [max(len(c[i]) for c in cells) for i in range(len(header))]
 
     def line(cell: tuple[str, ...]) -> str:
         return '  '.join(c.rjust(w) if i in right else c.ljust(w)

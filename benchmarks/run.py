@@ -1,7 +1,9 @@
 """Benchmarks of slixmpp's XEP-0199 plugin and slixmpp_ping_c's, side by
-side in one run, on the in-memory transport of tests/memstream.py.
+side in one run, on the in-memory transport of tests/memstream.py; then
+end to end through a throwaway Prosody, with a bare-socket client too
+(benchmarks/e2e.py).
 
-    python benchmarks/run.py [--quick] [--json PATH] [--plot PATH]
+    python benchmarks/run.py [--quick] [--no-e2e] [--json PATH] [--plot PATH]
 
 Prints one table, writes the raw figures as JSON (benchmarks/results.json)
 and plots the cost of ping() against the pings in flight
@@ -27,6 +29,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import e2e
 import harness
 import report
 from harness import IMPLEMENTATIONS, Written, fresh_client, reads
@@ -316,6 +319,8 @@ def main() -> None:
                         help='where to write the raw figures')
     parser.add_argument('--plot', type=Path, default=HERE / 'ping_cost.png',
                         help='where to draw the round trip plot')
+    parser.add_argument('--no-e2e', action='store_true',
+                        help='leave out the end-to-end runs through Prosody')
     args = parser.parse_args()
     sizes = QUICK if args.quick else FULL
 
@@ -327,15 +332,30 @@ def main() -> None:
             'quick': args.quick, **machine()}
     start = time.perf_counter()
     results = asyncio.run(measure_all(sizes, args.quick))
+    if not args.no_e2e:
+        # Last, in an event loop of its own: a fresh Prosody per run.
+        e2e_start = time.perf_counter()
+        results['e2e'] = asyncio.run(e2e.measure(
+            e2e.E2E_QUICK if args.quick else e2e.E2E_FULL))
+        meta['e2e_seconds'] = round(time.perf_counter() - e2e_start, 1)
     meta['seconds'] = round(time.perf_counter() - start, 1)
     results = {'meta': meta, 'sizes': asdict(sizes), **results}
 
     table_rows = report.rows(results)
+    if 'e2e' in results:
+        table_rows += report.e2e_rows(results['e2e'])
     results['table'] = [{**asdict(r), 'status': r.status} for r in table_rows]
     print(report.table(table_rows))
     if args.quick:
         print('\n--quick: sizes far below the targets\' own; the statuses '
               'mean little.')
+    if 'e2e' in results:
+        print(f'\nEnd to end: Prosody {results["e2e"]["prosody"]} on '
+              'loopback with Nagle\'s algorithm off, a fresh server and '
+              'client per run, Stream Management off; wall time from the '
+              'first ping sent to the last answer; CPU: Prosody\'s and the '
+              'client\'s CPU time over that wall time; '
+              f'{meta["e2e_seconds"]} s of the run.')
     print(f'\nslixmpp {meta["slixmpp"]}, Python {meta["python"]}, '
           f'{meta["cpu"]} × {meta["cpus"]}; {meta["seconds"]} s')
     args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False)

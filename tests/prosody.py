@@ -48,9 +48,12 @@ class Prosody:
     """One Prosody server; see the module's docstring."""
 
     def __init__(self, accounts: dict[str, str] | None = None,
-                 smacks_hibernation: int = 60) -> None:
+                 smacks_hibernation: int = 60,
+                 extra_config: str = '') -> None:
         self.accounts = dict(accounts or {})
         self.smacks_hibernation = smacks_hibernation
+        #: Lua lines added to the global section of the configuration.
+        self.extra_config = extra_config
         self.domain = DOMAIN
         self.component = COMPONENT
         self.component_secret = COMPONENT_SECRET
@@ -97,6 +100,7 @@ modules_disabled = {{ "s2s"; "tls"; }}
 smacks_hibernation_time = {self.smacks_hibernation}
 log = {{ {{ levels = {{ min = "info" }}, to = "file",
            filename = {_lua(str(self.log_path))} }} }}
+{self.extra_config}
 VirtualHost {_lua(self.domain)}
 Component {_lua(self.component)}
     component_secret = {_lua(self.component_secret)}
