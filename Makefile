@@ -6,11 +6,11 @@ VENV ?= .venv
 VENV_OLDEST ?= .venv-oldest
 # slixmpp 1.8.3 is Debian 12's python3-slixmpp, the oldest we support.
 SLIXMPP_OLDEST ?= slixmpp==1.8.3
-APT_PACKAGES ?= libxml2-dev pkg-config prosody
+APT_PACKAGES ?= libxml2-dev pkg-config prosody openssl
 PYTEST_ARGS ?=
 comma := ,
 
-.PHONY: all deps build test test-oldest bench wheel clean
+.PHONY: all deps build test test-oldest bench demo wheel clean
 
 all: test
 
@@ -57,6 +57,11 @@ test-oldest: build $(VENV_OLDEST)/.deps-installed
 
 bench: build
 	$(VENV)/bin/python benchmarks/run.py
+
+# A throwaway Prosody on loopback; slixmpp-ping against it and against a
+# second account, then 5,000 concurrent pings with slixmpp's plugin and ours.
+demo: build
+	$(VENV)/bin/python tests/demo.py
 
 # An sdist and a binary wheel in $(DIST); the wheel repaired by auditwheel
 # so that libxml2 (and what it links) travels inside it, as lxml's do.
