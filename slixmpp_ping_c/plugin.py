@@ -511,16 +511,14 @@ class XEP_0199(BasePlugin):
         if peer is not None and peer.identity == self._identity:
             return peer
         xmpp = self.xmpp
-        target = jid
-        if not target:
-            target = xmpp.server if xmpp.is_component else xmpp.boundjid.host
-        target = JID(target)
+        # slixmpp's plugin pings xmpp.server for a component: the same
+        # value (boundjid.server), without its deprecation warning.
+        target = JID(jid or xmpp.boundjid.host)
         peer = self._peers_by_jid.get(target)
         if peer is None:
             peer = Peer(target, target.full)
             self._peers_by_jid[target] = peer
-        own_host = target == xmpp.boundjid.host or (
-            xmpp.is_component and target == xmpp.server)
+        own_host = target == xmpp.boundjid.host
         own = xmpp.boundjid
         peer.self_jid = JID(own)
         if xmpp.session_bind_event.is_set():

@@ -69,3 +69,42 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
 def pytest_report_header(config: pytest.Config) -> str:
     import slixmpp
     return f'slixmpp {slixmpp.__version__} (reference plugin: {SLIXMPP_XEP_0199.__module__})'
+
+
+# ---- Prosody (tests/test_prosody.py) --------------------------------------
+
+from collections.abc import Iterator  # noqa: E402
+from typing import TYPE_CHECKING  # noqa: E402
+
+if TYPE_CHECKING:
+    from prosody import Prosody
+
+#: The accounts of the shared test Prosody, user -> password.
+PROSODY_ACCOUNTS = {user: f'{user}-password' for user in ('alice', 'bob', 'carol', 'dave')}
+
+#: The event loops the Prosody tests run under (uvloop: many production bots
+#: use it).  A parametrisation, never a skip: without uvloop those tests fail.
+LOOP_KINDS = ('asyncio', 'uvloop')
+
+
+@pytest.fixture(scope='session')
+def prosody() -> Iterator[Prosody]:
+    """One throwaway Prosody for the session (tests/prosody.py): started on
+    first use, stopped and removed at the end, also after failures.  If it
+    cannot start, every test using it errors with Prosody's own words."""
+    from prosody import Prosody
+    with Prosody(accounts=PROSODY_ACCOUNTS) as server:
+        yield server
+
+
+@pytest.fixture
+def own_prosody() -> Iterator[Prosody]:
+    """A Prosody of the test's own, for tests that freeze or kill it."""
+    from prosody import Prosody
+    with Prosody(accounts=PROSODY_ACCOUNTS) as server:
+        yield server
+
+
+@pytest.fixture(params=LOOP_KINDS)
+def loop_kind(request: pytest.FixtureRequest) -> str:
+    return request.param
