@@ -58,6 +58,17 @@ core_utf8_arg(PyObject *obj, const char *what, Str *out)
     return 0;
 }
 
+/* core_utf8_arg() for an argument that may not be None. */
+static int
+required_utf8_arg(PyObject *obj, const char *what, Str *out)
+{
+    if (obj == Py_None) {
+        PyErr_Format(PyExc_TypeError, "%s must be str, not None", what);
+        return -1;
+    }
+    return core_utf8_arg(obj, what, out);
+}
+
 static PyObject *
 str_field(Str s)
 {
@@ -148,10 +159,8 @@ build_ping(PyObject *module, PyObject *args, PyObject *kwds)
     Str id, to, from;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|O:build_ping", kwlist,
                                      &id_obj, &to_obj, &from_obj)
-        || core_utf8_arg(id_obj, "id", &id) < 0
-        || (id_obj == Py_None && core_utf8_arg(Py_True, "id", &id) < 0)
-        || core_utf8_arg(to_obj, "to", &to) < 0
-        || (to_obj == Py_None && core_utf8_arg(Py_True, "to", &to) < 0)
+        || required_utf8_arg(id_obj, "id", &id) < 0
+        || required_utf8_arg(to_obj, "to", &to) < 0
         || core_utf8_arg(from_obj, "ifrom", &from) < 0) {
         return NULL;
     }
@@ -167,8 +176,7 @@ build_result(PyObject *module, PyObject *args, PyObject *kwds)
     Str id, to, from, lang;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|OO:build_result", kwlist,
                                      &id_obj, &to_obj, &from_obj, &lang_obj)
-        || core_utf8_arg(id_obj, "id", &id) < 0
-        || (id_obj == Py_None && core_utf8_arg(Py_True, "id", &id) < 0)
+        || required_utf8_arg(id_obj, "id", &id) < 0
         || core_utf8_arg(to_obj, "to", &to) < 0
         || core_utf8_arg(from_obj, "ifrom", &from) < 0
         || core_utf8_arg(lang_obj, "lang", &lang) < 0) {
