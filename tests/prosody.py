@@ -222,16 +222,10 @@ Component {_lua(self.component)}
 
 def connect_client(xmpp: Any, server: Prosody) -> None:
     """Connect a slixmpp ClientXMPP to the server: plain TCP, SCRAM without
-    TLS, on slixmpp 1.8.3 and the newest alike."""
-    xmpp.plugin['feature_mechanisms'].unencrypted_scram = True
-    if hasattr(xmpp, 'enable_plaintext'):  # slixmpp >= 1.10
-        xmpp.enable_plaintext = True
-        xmpp.enable_starttls = False
-        xmpp.enable_direct_tls = False
-        xmpp.connect(server.host, server.c2s_port)
-    else:
-        xmpp.connect((server.host, server.c2s_port), force_starttls=False,
-                     disable_starttls=True)
+    TLS, on slixmpp 1.8.3 and the newest alike (as `slixmpp-ping --no-tls`
+    does)."""
+    from slixmpp_ping_c.cli import start_connecting
+    start_connecting(xmpp, server.host, server.c2s_port, no_tls=True)
 
 
 def connect_component(xmpp: Any, server: Prosody) -> None:
