@@ -518,8 +518,8 @@ act_on_read(TapObject *self, const char *buf, size_t len, size_t n_events,
             if (carried) {
                 int r = hold_more(self, buf, pos);
                 if (r != 0) {
-                    /* Too big to be ours: slixmpp gets it all. */
-                    *pass_from = pos;
+                    /* Too big to be ours: slixmpp gets it all, the held
+                       bytes first, this read's with the rest of it. */
                     if (r < 0 || feed_carry(self) < 0) {
                         return -1;
                     }

@@ -244,6 +244,20 @@ def test_tap_byte_by_byte() -> None:
     check_stream(range(1, len(HEADER) + sum(map(len, MIXED))))
 
 
+@pytest.mark.parametrize('first', [10, 100, 16_000])
+def test_tap_hands_on_an_iq_too_big_to_be_a_ping(first: int) -> None:
+    """An iq held across reads that outgrows what a ping could be goes to
+    slixmpp whole and in order, the pings around it still answered."""
+    big = (b"<iq type='result' id='big'><q xmlns='x'>" + b'a' * 20_000
+           + b'</q></iq>')
+    data = HEADER + ping('p1') + big + ping('p2')
+    tap, stream, _ = make_tap()
+    cut = len(HEADER) + len(ping('p1')) + first
+    feed_cut(tap, data, [cut, cut + 5_000])
+    assert b''.join(stream.received) == HEADER + big
+    assert stream.transport.written == [result('p1'), result('p2')]
+
+
 def test_tap_passes_everything_when_disabled() -> None:
     tap, stream, _ = make_tap(answer_pings=False, complete_pongs=False)
     data = HEADER + b''.join(MIXED)
