@@ -352,6 +352,9 @@ slot_str(const StanzaParser *p, int slot)
 int
 stanza_parse(StanzaParser *p, const char *span, size_t len, StanzaInfo *info)
 {
+    if (p->parses >= PARSES_PER_CONTEXT) {
+        p->ready = 0;   /* start_context() makes a fresh context */
+    }
     if (!p->ready && (p->root.len == 0 || start_context(p) < 0)) {
         return -1;
     }

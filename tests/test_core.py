@@ -499,3 +499,17 @@ def test_a_restart_inside_a_read_leaves_the_rest_to_slixmpp() -> None:
     # The next read starts the new stream.
     tap(HEADER + ping('p3'))
     assert stream.transport.written == [result('p1'), result('p3')]
+
+
+def test_parsers_renew_their_libxml2_context() -> None:
+    """libxml2 keeps every name it has seen; the parsers start afresh every
+    few thousand stanzas, which must not change a single answer."""
+    for i in range(10_000):
+        data = f"<iq id='{i}'><q xmlns='urn:test:{i}'/></iq>".encode()
+        assert parse_stanza(data)['id'] == str(i)
+    tap, stream, _ = make_tap()
+    tap(HEADER)
+    for i in range(10_000):
+        tap(ping(f'r{i}'))
+    assert stream.transport.written == [result(f'r{i}') for i in range(10_000)]
+    assert stream.received == [HEADER]
