@@ -27,11 +27,12 @@ import slixmpp
 from slixmpp.plugins.xep_0199.ping import XEP_0199 as SlixmppXEP_0199
 
 from memstream import use_ping_plugin
+from conftest import PROSODY_ACCOUNTS
 from prosody import Prosody, connect_client, free_port
 from slixmpp_ping_c import cli
 
 ROOT = Path(__file__).resolve().parent.parent
-PASSWORDS = {'alice': 'alice-cli-pw', 'bob': 'bob-cli-pw', 'carol': 'carol-cli-pw'}
+PASSWORDS = PROSODY_ACCOUNTS
 # Headers name the plugin class's module.
 IMPL_MODULES = {'c': 'slixmpp_ping_c.plugin', 'pure': 'slixmpp.plugins.xep_0199.ping'}
 RUN_TIMEOUT = 30.0
@@ -52,10 +53,10 @@ THROUGHPUT = re.compile(r'(?P<received>\d+) of (?P<n>\d+) pings answered in '
 # ---- the server and the command ----------------------------------------
 
 
-@pytest.fixture(scope='module')
-def server() -> Iterator[Prosody]:
-    with Prosody(accounts=PASSWORDS) as prosody:
-        yield prosody
+@pytest.fixture
+def server(prosody: Prosody) -> Prosody:
+    """The suite's shared Prosody (tests/conftest.py)."""
+    return prosody
 
 
 @pytest.fixture(scope='module')
