@@ -14,12 +14,12 @@ comma := ,
 
 all: test
 
-# Debian packages the build and the tests need, installed only when
-# missing.  RUNLEVEL=1 keeps Debian's scripts from starting the system's
-# Prosody service: the tests start their own.
-deps:
+# Debian packages installed only when missing: $(1) names them.
+# RUNLEVEL=1 keeps Debian's scripts from starting the system's Prosody
+# service: the tests start their own.
+define apt_install
 	@missing=""; \
-	for p in $(APT_PACKAGES); do \
+	for p in $(1); do \
 	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -29,6 +29,11 @@ deps:
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 \
 	    apt-get install -y -q $$missing; \
 	fi
+endef
+
+# What the build and the tests need.
+deps:
+	$(call apt_install,$(APT_PACKAGES))
 
 # A virtualenv with the project's dependencies (installing the project
 # pulls them in; the project itself is then used from this tree): $(2)
