@@ -113,8 +113,8 @@ class BareClient:
                             rb'</session>)', features, re.S)
         if session is not None and b'optional' not in session.group(0):
             self.writer.write(
-                "<iq type='set' id='sess_1'><session "
-                "xmlns='urn:ietf:params:xml:ns:xmpp-session'/></iq>".encode())
+                b"<iq type='set' id='sess_1'><session "
+                b"xmlns='urn:ietf:params:xml:ns:xmpp-session'/></iq>")
             await self._until(rb"<iq\b[^>]*id=['\"]sess_1['\"].*?(/>|</iq>)")
 
     # ---- the pings ------------------------------------------------------------
@@ -164,7 +164,7 @@ class BareClient:
             self.writer.write(b'</stream:stream>')
             self.writer.close()
             await asyncio.wait_for(self.writer.wait_closed(), 5)
-        except (OSError, asyncio.TimeoutError):
+        except (TimeoutError, OSError):
             pass
 
     async def __aenter__(self) -> BareClient:

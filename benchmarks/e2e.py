@@ -6,10 +6,11 @@ pipelines the pings in one write (benchmarks/bare_client.py).
     python benchmarks/e2e.py [--quick]
 
 Each run gets a fresh Prosody and a fresh client, so that no run's backlog
-slows the next; Prosody runs with Nagle's algorithm off (PROSODY_CONFIG).  Stream Management is off: neither client enables it.  The
-wall time runs from the first ping sent to the last answer received: the
-N ping() tasks (or the bare client's bytes) are made before the clock
-starts ('setup_seconds' in the results).
+slows the next; Prosody runs with Nagle's algorithm off (PROSODY_CONFIG).
+Stream Management is off: neither client enables it.  The wall time runs
+from the first ping sent to the last answer received: the N ping() tasks
+(or the bare client's bytes) are made before the clock starts
+('setup_seconds' in the results).
 CPU shares are the CPU time used during that window divided by it:
 Prosody's from /proc/<pid>/schedstat (or /proc/<pid>/stat), the client's
 (this process) from getrusage.  run.py puts these rows in `make bench`'s table.
@@ -146,7 +147,7 @@ async def disconnect(xmpp: slixmpp.ClientXMPP) -> None:
     xmpp.disconnect()
     try:
         await asyncio.wait_for(gone.wait(), 10)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         xmpp.abort()
     # slixmpp cancels its send loop only when the client is garbage
     # collected, and asyncio then warns that a pending task was destroyed.

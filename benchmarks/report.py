@@ -63,11 +63,11 @@ def rows(results: dict[str, Any]) -> list[Row]:
     trips = results['round_trip']
     common = sorted({p['n'] for p in trips['slixmpp']}
                     & {p['n'] for p in trips['ours']})
-    for n in common:
-        out.append(_speedup(_point(trips['slixmpp'], n)['us_per_ping'],
-                            _point(trips['ours'], n)['us_per_ping'],
-                            f'ping() round trip, {n:,} in flight',
-                            ' (µs/ping)', 100 if n == common[-1] else None))
+    out.extend(_speedup(_point(trips['slixmpp'], n)['us_per_ping'],
+                        _point(trips['ours'], n)['us_per_ping'],
+                        f'ping() round trip, {n:,} in flight',
+                        ' (µs/ping)', 100 if n == common[-1] else None)
+               for n in common)
     smallest, largest = trips['ours'][0], trips['ours'][-1]
     growth = largest['us_per_ping'] / smallest['us_per_ping']
     out.append(Row(f'ping() round trip, {largest["n"]:,} in flight (µs/ping)',
@@ -164,16 +164,16 @@ def table(rows: list[Row]) -> str:
     right = {1, 2}
     if any(r.bare is not None for r in rows):
         # A column for the bare-socket client, after ours.
-        header = header[:3] + ('bare socket',) + header[3:]
+        header = (*header[:3], 'bare socket', *header[3:])
         cells = [header] + [
-            c[:3] + ('' if r.bare is None else _num(r.bare),) + c[3:]
-            for r, c in zip(rows, cells[1:])]
+            (*c[:3], '' if r.bare is None else _num(r.bare), *c[3:])
+            for r, c in zip(rows, cells[1:], strict=True)]
         right.add(3)
     widths = [max(len(c[i]) for c in cells) for i in range(len(header))]
 
     def line(cell: tuple[str, ...]) -> str:
         return '  '.join(c.rjust(w) if i in right else c.ljust(w)
-                         for i, (c, w) in enumerate(zip(cell, widths))
+                         for i, (c, w) in enumerate(zip(cell, widths, strict=True))
                          ).rstrip()
     rule = '  '.join('-' * w for w in widths)
     return '\n'.join([line(cells[0]), rule] + [line(c) for c in cells[1:]])

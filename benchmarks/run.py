@@ -231,7 +231,7 @@ async def other_traffic(n: int, block: int) -> dict[str, Any]:
                 times[impl].append(us_per(time.perf_counter() - start, block))
     assert all(count == n // block * block for count in received.values())
     ratios = [ours / theirs
-              for theirs, ours in zip(times['slixmpp'], times['ours'])]
+              for theirs, ours in zip(times['slixmpp'], times['ours'], strict=True)]
     return {'slowdown': statistics.median(ratios) - 1,
             **{impl: {'median': statistics.median(v), 'blocks': v}
                for impl, v in times.items()}}
@@ -324,7 +324,7 @@ def main() -> None:
     args = parser.parse_args()
     sizes = QUICK if args.quick else FULL
 
-    meta = {'date': datetime.datetime.now(datetime.timezone.utc).isoformat(
+    meta = {'date': datetime.datetime.now(datetime.UTC).isoformat(
                 timespec='seconds'),
             'slixmpp': slixmpp.__version__,
             'python': platform.python_version(),

@@ -20,7 +20,7 @@
 
 /* Only its address is used; it is never read or written through. */
 static const PingEntry tombstone_entry = {.key = 0};
-#define TOMBSTONE ((PingEntry *)(uintptr_t)&tombstone_entry)
+#define TOMBSTONE ((PingEntry *)&tombstone_entry)
 
 
 /* Random bytes */
@@ -422,6 +422,7 @@ inflight_remove(InFlight *t, PingEntry *e)
 
     /* An entry not in this table (removed twice, say) is left alone. */
     if (idx >= t->count || t->heap[idx] != e) {
+        /* cppcheck-suppress incorrectStringBooleanError ; assert's message */
         assert(0 && "inflight_remove: entry not in the table");
         return;
     }
@@ -464,6 +465,7 @@ inflight_release(InFlight *t, PingEntry *e)
     /* Reusing an entry still in the table would corrupt it: a bug of the
        user's, but one to survive. */
     if (e->heap_index != NOT_IN_HEAP) {
+        /* cppcheck-suppress incorrectStringBooleanError ; assert's message */
         assert(0 && "inflight_release: entry still in the table");
         inflight_remove(t, e);
     }

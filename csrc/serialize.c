@@ -124,7 +124,8 @@ append_escaped(Buf *b, Str s)
             continue;
         }
         size_t n = strlen(rep);
-        memcpy(out, rep, n);
+        /* Bytes into a length-counted buffer, not a C string. */
+        memcpy(out, rep, n); /* NOLINT(bugprone-not-null-terminated-result) */
         out += n;
     }
     b->len = (size_t)(out - b->data);

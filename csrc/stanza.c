@@ -138,7 +138,7 @@ on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
         keep(p, SLOT_NS, uri, strlen((const char *)uri));
     }
     for (int i = 0; i < nb_attributes; i++) {
-        const xmlChar **a = attributes + 5 * i;
+        const xmlChar **a = attributes + (ptrdiff_t)5 * i;
         const xmlChar *name = a[0], *attr_uri = a[2];
         size_t len = (size_t)(a[4] - a[3]);
         int slot = -1;

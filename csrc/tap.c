@@ -17,9 +17,9 @@
 #include "structmember.h"
 
 /* A stream header larger than this is not one we need to understand. */
-#define MAX_HEADER (64 * 1024)
+#define MAX_HEADER ((size_t)64 * 1024)
 /* An iq larger than this is no ping nor pong: slixmpp gets it as it comes. */
-#define MAX_HELD (16 * 1024)
+#define MAX_HELD ((size_t)16 * 1024)
 /* How many JIDs' reply forms to remember. */
 #define MAX_JIDS 4096
 
@@ -606,6 +606,7 @@ act_on_read(TapObject *self, const char *buf, size_t len, size_t n_events,
 
 static PyObject *
 tap_call(TapObject *self, PyObject *const *args, size_t nargsf,
+         /* cppcheck-suppress constParameter ; vectorcallfunc's signature */
          PyObject *kwnames)
 {
     if (PyVectorcall_NARGS(nargsf) != 1 || kwnames != NULL) {
@@ -674,7 +675,7 @@ tap_init(TapObject *self, PyObject *args, PyObject *kwds)
                              "component", "log", "send_queue",
                              "normalize_jid", "send_slow", "on_timeout",
                              NULL};
-    PyObject *xmpp, *feed, *loop, *default_ns, *log, *send_queue;
+    PyObject *xmpp, *feed, *loop, *default_ns, *logger, *send_queue;
     PyObject *normalize_jid, *send_slow, *on_timeout;
     int component;
     if (self->xmpp != NULL) {
@@ -683,7 +684,7 @@ tap_init(TapObject *self, PyObject *args, PyObject *kwds)
     }
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO$UpOOOOO:Tap", kwlist,
                                      &xmpp, &feed, &loop, &default_ns,
-                                     &component, &log, &send_queue,
+                                     &component, &logger, &send_queue,
                                      &normalize_jid, &send_slow,
                                      &on_timeout)) {
         return -1;
@@ -705,7 +706,7 @@ tap_init(TapObject *self, PyObject *args, PyObject *kwds)
     self->call_later = PyObject_GetAttr(loop, st->str_call_later);
     self->expire = PyObject_GetAttr((PyObject *)self, st->str_expire);
     self->jids = PyDict_New();
-    self->log_enabled = PyObject_GetAttr(log, st->str_is_enabled_for);
+    self->log_enabled = PyObject_GetAttr(logger, st->str_is_enabled_for);
     if (self->create_future == NULL || self->call_later == NULL
         || self->expire == NULL || self->jids == NULL
         || self->log_enabled == NULL) {

@@ -16,5 +16,5 @@ from slixmpp_ping_c.plugin import XEP_0199, PingStats
 
 register_plugin(XEP_0199)
 
-__all__ = ['XEP_0199', 'Ping', 'PingStats', 'parse_stanza', 'build_ping',
-           'build_result']
+__all__ = ['XEP_0199', 'Ping', 'PingStats', 'build_ping', 'build_result',
+           'parse_stanza']

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import logging
 import math
@@ -427,7 +428,7 @@ class Session:
         xmpp.disconnect(DISCONNECT_WAIT)
         try:
             await asyncio.wait_for(closed, DISCONNECT_WAIT + 1)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             xmpp.abort()
 
 
@@ -496,10 +497,8 @@ class Stop:
 
     async def wait(self, timeout: float | None = None) -> bool:
         """Whether stopped, waiting at most timeout seconds for it."""
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.event.wait(), timeout)
-        except asyncio.TimeoutError:
-            pass
         return self.event.is_set()
 
 
@@ -692,8 +691,8 @@ async def flood(plugin: Any, target: JID, n: int, timeout: float,
 
 def flood_report(stats: Stats, n: int, elapsed: float) -> list[str]:
     rate = stats.received / elapsed if elapsed > 0 else 0.0
-    lines = [f'{stats.received} of {n} pings answered in {elapsed:.3f} s: '
-             f'{rate:.0f} pings/s']
+    lines = [(f'{stats.received} of {n} pings answered in {elapsed:.3f} s: '
+              f'{rate:.0f} pings/s')]
     if stats.errors:
         lines.append('no pong: ' + ', '.join(
             f'{count} {condition}'

@@ -199,6 +199,8 @@ class XEP_0199(BasePlugin):
         register_stanza_plugin(Iq, Ping)
 
         self.__pending_futures: list[Future] = []
+        # Coroutine callbacks running; the loop holds its tasks only weakly.
+        self._callback_tasks: set[Future] = set()
         # Pings by the target the caller named, and by the JID pinged.
         self._peers: dict[Any, Peer] = {}
         self._peers_by_jid: dict[JID, Peer] = {}
@@ -224,11 +226,10 @@ class XEP_0199(BasePlugin):
         xmpp.register_handler(self._ping_handler)
         xmpp.register_handler(self._response_handler)
 
-        self._session_events = {
-            name: self._new_identity
-            for name in ('session_bind', 'session_start', 'session_resumed',
-                         'session_end', 'connected', 'disconnected')
-        }
+        self._session_events = dict.fromkeys(
+            ('session_bind', 'session_start', 'session_resumed',
+             'session_end', 'connected', 'disconnected'),
+            self._new_identity)
         for name, handler in self._session_events.items():
             xmpp.add_event_handler(name, handler)
 
@@ -371,7 +372,7 @@ class XEP_0199(BasePlugin):
         xmpp = self.xmpp
         filters = xmpp._XMLStream__filters
         # PluginManager has no get() on slixmpp 1.8.3.
-        sm = xmpp.plugin['xep_0198'] if 'xep_0198' in xmpp.plugin else None
+        sm = xmpp.plugin['xep_0198'] if 'xep_0198' in xmpp.plugin else None  # noqa: SIM401
         ours_in: set[Any] = set()
         ours_out: set[Any] = set()
         if sm is not None:
@@ -605,7 +606,9 @@ class XEP_0199(BasePlugin):
         if callback is None:
             return
         if asyncio.iscoroutinefunction(callback):
-            asyncio.ensure_future(callback(iq), loop=self.xmpp.loop)
+            task = asyncio.ensure_future(callback(iq), loop=self.xmpp.loop)
+            self._callback_tasks.add(task)
+            task.add_done_callback(self._callback_tasks.discard)
         else:
             callback(iq)
 

@@ -138,7 +138,7 @@ async def bob_offline(bob: slixmpp.ClientXMPP) -> None:
     bob.disconnect()
     try:
         await asyncio.wait_for(closed, 3)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         bob.abort()
 
 

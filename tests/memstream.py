@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import re
 import ssl
 import xml.etree.ElementTree as ET
@@ -187,7 +188,7 @@ def top_level_slices(xml_data: bytes | str, ns: str = CLIENT_NS,
     parser.StartElementHandler = start
     parser.EndElementHandler = end
     parser.Parse(data, True)
-    return [data[a:b].decode('utf-8').strip() for a, b in zip(bounds, bounds[1:])]
+    return [data[a:b].decode('utf-8').strip() for a, b in itertools.pairwise(bounds)]
 
 
 def split_stanzas(xml_data: bytes | str, ns: str = CLIENT_NS,

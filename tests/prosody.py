@@ -14,6 +14,7 @@ words (its log and output).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -109,7 +110,7 @@ Component {_lua(self.component)}
     def prosodyctl(self, *args: str) -> str:
         done = subprocess.run(
             ['prosodyctl', '--config', str(self.config_path), *args],
-            capture_output=True, text=True, timeout=60)
+            check=False, capture_output=True, text=True, timeout=60)
         if done.returncode != 0:
             raise ProsodyError(f'prosodyctl {" ".join(args)} failed: '
                                f'{done.stdout}{done.stderr}')
@@ -195,10 +196,8 @@ Component {_lua(self.component)}
         process, self.process = self.process, None
         if process is not None:
             if process.poll() is None:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(process.pid, signal.SIGCONT)
-                except ProcessLookupError:
-                    pass
                 process.terminate()
                 try:
                     process.wait(10)

@@ -29,9 +29,13 @@ from slixmpp.plugins.xep_0199.ping import XEP_0199 as SlixmppXEP_0199
 from memstream import use_ping_plugin
 from conftest import PROSODY_ACCOUNTS
 from prosody import Prosody, connect_client, free_port
+import slixmpp_ping_c
 from slixmpp_ping_c import cli
 
 ROOT = Path(__file__).resolve().parent.parent
+# Where this suite found slixmpp_ping_c (the checkout, or make sanitize's
+# separate build): the command under test must run the same build.
+PACKAGE_HOME = Path(slixmpp_ping_c.__file__).resolve().parent.parent
 PASSWORDS = PROSODY_ACCOUNTS
 # Headers name the plugin class's module.
 IMPL_MODULES = {'c': 'slixmpp_ping_c.plugin', 'pure': 'slixmpp.plugins.xep_0199.ping'}
@@ -88,7 +92,7 @@ def command(server: Prosody, *args: str, jid: str = 'alice@localhost',
 
 def environment(password: str | None = PASSWORDS['alice'], **extra: str) -> dict[str, str]:
     env = dict(os.environ, **extra)
-    env['PYTHONPATH'] = os.pathsep.join(filter(None, [str(ROOT), env.get('PYTHONPATH')]))
+    env['PYTHONPATH'] = os.pathsep.join(filter(None, [str(PACKAGE_HOME), env.get('PYTHONPATH')]))
     env.pop('XMPP_PASSWORD', None)
     if password is not None:
         env['XMPP_PASSWORD'] = password
@@ -115,7 +119,7 @@ class Result:
 
 def run(argv: Sequence[str], password: str | None = PASSWORDS['alice'], **env: str) -> Result:
     done = subprocess.run(argv, env=environment(password, **env), cwd=ROOT, stdin=subprocess.DEVNULL,
-                          capture_output=True, text=True, timeout=RUN_TIMEOUT)
+                          capture_output=True, text=True, timeout=RUN_TIMEOUT, check=False)
     return Result(done.returncode, done.stdout, done.stderr)
 
 

@@ -11,7 +11,7 @@ import pytest
 from slixmpp.exceptions import IqTimeout
 
 from conftest import Impl
-from memstream import MemoryStream, SERVER, client_stream, ping_xml
+from memstream import SERVER, client_stream, ping_xml
 
 BIG_ID = 'x' * 1_000_000
 
@@ -43,8 +43,8 @@ async def test_a_one_megabyte_ping(impl: Impl) -> None:
 @pytest.mark.parametrize('stanza, answer', [
     ("<iq type='get' from='example.com'><ping xmlns='urn:xmpp:ping'/></iq>",
      'result'),
-    ("<iq type='get' id='n'><ping xmlns='urn:xmpp:ping'>"
-     "<ping xmlns='urn:xmpp:ping'/></ping></iq>", 'result'),
+    (("<iq type='get' id='n'><ping xmlns='urn:xmpp:ping'>"
+      "<ping xmlns='urn:xmpp:ping'/></ping></iq>"), 'result'),
     ("<iq type='get' id='e'><ping xmlns='urn:xmpp:ping'/><x xmlns='y'/></iq>",
      'result'),
     ("<iq type='result' id='0123456789abcdef' from='example.com'/>", None),

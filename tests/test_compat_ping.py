@@ -173,7 +173,7 @@ async def test_concurrent_pings_answered_out_of_order(impl: Impl) -> None:
             tasks.append(asyncio.create_task(s.ping_plugin.ping(target)))
             ids.append((await sent_ping(s))[1])
         assert len(set(ids)) == len(ids)
-        for target, id_ in reversed(list(zip(targets, ids))):
+        for target, id_ in reversed(list(zip(targets, ids, strict=True))):
             s.feed(result_xml(id_, frm=target))
         rtts = await asyncio.gather(*tasks)
         assert all(type(r) is float and r >= 0 for r in rtts)

@@ -67,7 +67,7 @@ def run_case(imports: str, register: str, client_kwargs: str = '') -> dict[str, 
                          register=textwrap.indent(textwrap.dedent(register), '    '),
                          client_kwargs=client_kwargs)
     proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
-                          env=child_env(), timeout=60)
+                          env=child_env(), timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout.strip().splitlines()[-1])
 

@@ -88,8 +88,8 @@ def test_not_a_ping(data: bytes) -> None:
     b'<iq id="\xff\xfe"/>',
     b'<!DOCTYPE iq [<!ENTITY a "b">]><iq>&a;</iq>',
     b'<!DOCTYPE iq SYSTEM "file:///etc/passwd"><iq/>',
-    b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
-    b'<!ENTITY lol2 "&lol;&lol;&lol;&lol;">]><iq>&lol2;</iq>',
+    (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+     b'<!ENTITY lol2 "&lol;&lol;&lol;&lol;">]><iq>&lol2;</iq>'),
 ])
 def test_parse_stanza_refuses(data: bytes) -> None:
     with pytest.raises(ValueError):
@@ -194,15 +194,15 @@ def feed_cut(tap: Tap, data: bytes, cuts: Iterable[int]) -> None:
 
 
 MIXED = [
-    b"<message from='a@b/c'><body>1 &lt; 2 &amp; <![CDATA[<iq>]]></body>"
-    b"</message>",
+    (b"<message from='a@b/c'><body>1 &lt; 2 &amp; <![CDATA[<iq>]]></body>"
+     b"</message>"),
     ping('p1'),
     b"\n ",
     b"<iq type='result' id='unrelated' from='x'/>",
     b"<presence><status a='>/'>away</status><!-- <iq/> --></presence>",
     ping('p2', frm='é@例え.jp/r'),
-    b"<p2:iq xmlns:p2='jabber:client' type='get' id='prefixed'>"
-    b"<ping xmlns='urn:xmpp:ping'/></p2:iq>",
+    (b"<p2:iq xmlns:p2='jabber:client' type='get' id='prefixed'>"
+     b"<ping xmlns='urn:xmpp:ping'/></p2:iq>"),
     b"<iq type='get' id='p3'><p:ping/></iq>",
     b"<iq type='set' id='s'><ping xmlns='urn:xmpp:ping'/></iq>",
 ]

@@ -63,7 +63,7 @@ def test_wheel_installs_without_building_and_uses_its_libxml2(
                     '--only-binary=:all:', str(wheel)], check=True,
                    timeout=600)
     done = subprocess.run([str(python), '-c', CHECK, str(TESTS)],
-                          cwd=tmp_path, capture_output=True, text=True,
+                          cwd=tmp_path, capture_output=True, text=True, check=False,
                           timeout=120, env={**os.environ,
                                             'PYTHONPATH': ''})
     assert done.returncode == 0, done.stderr
