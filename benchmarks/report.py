@@ -86,6 +86,13 @@ def rows(results: dict[str, Any]) -> list[Row]:
         out.append(Row(f'  asyncio floor (task + future), {n:,} (µs/ping)',
                        None, floor, f'ours = {ours / floor:.1f}× floor',
                        '', None))
+    # What no `await ping()` can go below at the largest size, against the
+    # baseline of the growth target: the room the target leaves us.
+    floor = _point(floors, largest['n'])['us_per_ping']
+    out.append(Row(f'  asyncio floor alone, {largest["n"]:,}, against ours at '
+                   f'{smallest["n"]:,}', None, None,
+                   f'{floor / smallest["us_per_ping"]:.2f}× ours at '
+                   f'{smallest["n"]:,}', '', None))
 
     memory = results['memory_bytes_per_ping']
     mem_n = results['sizes']['memory']
