@@ -92,6 +92,20 @@ async def incoming_pings(impl: str, n: int) -> float:
 
 # ---- 2. ping() round trips -------------------------------------------------
 
+async def answer_all(stream: Any, written: Written, per_read: int,
+                     done: Awaitable[Any]) -> tuple[Any, float]:
+    """Feed a pong to every ping written, in reads of per_read pongs, and
+    await done: (its result, seconds), the building of the pongs left
+    out."""
+    answers = reads([harness.pong(id_) for id_ in written.ids()], per_read)
+    feed = stream.xmpp.data_received
+    start = time.perf_counter()
+    for read in answers:
+        feed(read)
+    result = await done
+    return result, time.perf_counter() - start
+
+
 async def round_trip(impl: str, n: int, *, per_read: int
                      ) -> dict[str, float]:
     """N ping() tasks in flight at once, answered in reads of per_read
@@ -106,13 +120,8 @@ async def round_trip(impl: str, n: int, *, per_read: int
         await written.until(n)
         send = time.perf_counter() - start
         rss = harness.rss_bytes() - rss
-        answers = reads([harness.pong(id_) for id_ in written.ids()], per_read)
-        feed = stream.xmpp.data_received
-        start = time.perf_counter()
-        for read in answers:
-            feed(read)
-        rtts = await asyncio.gather(*tasks)
-        complete = time.perf_counter() - start
+        rtts, complete = await answer_all(stream, written, per_read,
+                                          asyncio.gather(*tasks))
         assert len(rtts) == n and all(isinstance(r, float) for r in rtts)
     return {'us_per_ping': us_per(send + complete, n),
             'send_us': us_per(send, n), 'complete_us': us_per(complete, n),
@@ -193,13 +202,7 @@ async def many_jids(how: str, n: int, *, per_read: int) -> float:
                                     for jid in targets))
         await written.until(n)
         send = time.perf_counter() - start
-        answers = reads([harness.pong(id_) for id_ in written.ids()], per_read)
-        feed = stream.xmpp.data_received
-        start = time.perf_counter()
-        for read in answers:
-            feed(read)
-        rtts = await done
-        complete = time.perf_counter() - start
+        rtts, complete = await answer_all(stream, written, per_read, done)
         values = rtts.values() if isinstance(rtts, dict) else rtts
         assert len(values) == n and all(isinstance(r, float) for r in values)
     return us_per(send + complete, n)
