@@ -94,6 +94,9 @@ def rows(results: dict[str, Any]) -> list[Row]:
                    f'{floor / smallest["us_per_ping"]:.2f}× ours at '
                    f'{smallest["n"]:,}', '', None))
 
+    if 'ping_many_us_per_jid' in results:
+        out.append(ping_many_row(results['ping_many_us_per_jid']))
+
     memory = results['memory_bytes_per_ping']
     mem_n = results['sizes']['memory']
     out.append(Row(f'memory per ping in flight, {mem_n:,} (B, tracemalloc)',
@@ -161,6 +164,15 @@ def e2e_rows(e2e: dict[str, Any]) -> list[Row]:
         out.append(Row('  CPU, Prosody / client (% of wall time)',
                        cpu(theirs), cpu(ours), '', '', None, bare=cpu(bare)))
     return out
+
+
+def ping_many_row(many: dict[str, Any]) -> Row:
+    """ping_many() against asyncio.gather() of ping() calls, both ours:
+    the target is no more per JID than a lone ping()."""
+    pm, gathered = many['ping_many']['median'], many['gather_ping']['median']
+    return Row(f'ping_many(), {many["n"]:,} JIDs (µs/JID)', None, pm,
+               f'{pm / gathered:.2f}× gathered ping() ({_num(gathered)})',
+               '≤ 1× gathered ping()', pm <= gathered)
 
 
 def table(rows: list[Row]) -> str:
