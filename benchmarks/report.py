@@ -93,6 +93,14 @@ def rows(results: dict[str, Any]) -> list[Row]:
                    f'{smallest["n"]:,}', None, None,
                    f'{floor / smallest["us_per_ping"]:.2f}× ours at '
                    f'{smallest["n"]:,}', '', None))
+    # The same number of full collections for both says where it goes.
+    counts = [f'{int(_point(points, n).get("full_collections", -1))}'
+              for points in (trips['ours'], floors)
+              for n in (smallest['n'], largest['n'])]
+    out.append(Row(f'  full GC collections, {smallest["n"]:,} / '
+                   f'{largest["n"]:,} in flight', None, None,
+                   f'ours {counts[0]} / {counts[1]}, floor {counts[2]} / '
+                   f'{counts[3]}', '', None))
 
     if 'ping_many_us_per_jid' in results:
         out.append(ping_many_row(results['ping_many_us_per_jid']))

@@ -32,7 +32,8 @@ from typing import Any
 import e2e
 import harness
 import report
-from harness import IMPLEMENTATIONS, Written, fresh_client, reads
+from harness import (IMPLEMENTATIONS, FullCollections, Written, fresh_client,
+                     reads)
 
 import slixmpp
 from slixmpp.xmlstream import ET, tostring
@@ -115,17 +116,19 @@ async def round_trip(impl: str, n: int, *, per_read: int
     async with fresh_client(impl) as stream:
         written = Written(stream)
         rss = harness.rss_bytes()
-        start = time.perf_counter()
-        tasks = harness.send_pings(stream.ping_plugin, n)
-        await written.until(n)
-        send = time.perf_counter() - start
-        rss = harness.rss_bytes() - rss
-        rtts, complete = await answer_all(stream, written, per_read,
-                                          asyncio.gather(*tasks))
+        with FullCollections() as collections:
+            start = time.perf_counter()
+            tasks = harness.send_pings(stream.ping_plugin, n)
+            await written.until(n)
+            send = time.perf_counter() - start
+            rss = harness.rss_bytes() - rss
+            rtts, complete = await answer_all(stream, written, per_read,
+                                              asyncio.gather(*tasks))
         assert len(rtts) == n and all(isinstance(r, float) for r in rtts)
     return {'us_per_ping': us_per(send + complete, n),
             'send_us': us_per(send, n), 'complete_us': us_per(complete, n),
-            'rss_bytes_per_ping': rss / n}
+            'rss_bytes_per_ping': rss / n,
+            'full_collections': collections.count}
 
 
 async def asyncio_floor(n: int) -> dict[str, float]:
@@ -136,14 +139,17 @@ async def asyncio_floor(n: int) -> dict[str, float]:
 
     loop = asyncio.get_running_loop()
     gc.collect()
-    start = time.perf_counter()
-    futures = [loop.create_future() for _ in range(n)]
-    tasks = [asyncio.create_task(wait(f)) for f in futures]
-    await asyncio.sleep(0)
-    for future in futures:
-        future.set_result(0.0)
-    await asyncio.gather(*tasks)
-    return {'us_per_ping': us_per(time.perf_counter() - start, n)}
+    with FullCollections() as collections:
+        start = time.perf_counter()
+        futures = [loop.create_future() for _ in range(n)]
+        tasks = [asyncio.create_task(wait(f)) for f in futures]
+        await asyncio.sleep(0)
+        for future in futures:
+            future.set_result(0.0)
+        await asyncio.gather(*tasks)
+        seconds = time.perf_counter() - start
+    return {'us_per_ping': us_per(seconds, n),
+            'full_collections': collections.count}
 
 
 @contextmanager
