@@ -86,6 +86,24 @@ def rows(results: dict[str, Any]) -> list[Row]:
         out.append(Row(f'  asyncio floor (task + future), {n:,} (µs/ping)',
                        None, floor, f'ours = {ours / floor:.1f}× floor',
                        '', None))
+    # What no `await ping()` can go below at the largest size, against the
+    # baseline of the growth target: the room the target leaves us.
+    floor = _point(floors, largest['n'])['us_per_ping']
+    out.append(Row(f'  asyncio floor alone, {largest["n"]:,}, against ours at '
+                   f'{smallest["n"]:,}', None, None,
+                   f'{floor / smallest["us_per_ping"]:.2f}× ours at '
+                   f'{smallest["n"]:,}', '', None))
+    # The same number of full collections for both says where it goes.
+    counts = [f'{int(_point(points, n).get("full_collections", -1))}'
+              for points in (trips['ours'], floors)
+              for n in (smallest['n'], largest['n'])]
+    out.append(Row(f'  full GC collections, {smallest["n"]:,} / '
+                   f'{largest["n"]:,} in flight', None, None,
+                   f'ours {counts[0]} / {counts[1]}, floor {counts[2]} / '
+                   f'{counts[3]}', '', None))
+
+    if 'ping_many_us_per_jid' in results:
+        out.append(ping_many_row(results['ping_many_us_per_jid']))
 
     memory = results['memory_bytes_per_ping']
     mem_n = results['sizes']['memory']
@@ -154,6 +172,15 @@ def e2e_rows(e2e: dict[str, Any]) -> list[Row]:
         out.append(Row('  CPU, Prosody / client (% of wall time)',
                        cpu(theirs), cpu(ours), '', '', None, bare=cpu(bare)))
     return out
+
+
+def ping_many_row(many: dict[str, Any]) -> Row:
+    """ping_many() against asyncio.gather() of ping() calls, both ours:
+    the target is no more per JID than a lone ping()."""
+    pm, gathered = many['ping_many']['median'], many['gather_ping']['median']
+    return Row(f'ping_many(), {many["n"]:,} JIDs (µs/JID)', None, pm,
+               f'{pm / gathered:.2f}× gathered ping() ({_num(gathered)})',
+               '≤ 1× gathered ping()', pm <= gathered)
 
 
 def table(rows: list[Row]) -> str:

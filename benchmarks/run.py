@@ -32,7 +32,8 @@ from typing import Any
 import e2e
 import harness
 import report
-from harness import IMPLEMENTATIONS, Written, fresh_client, reads
+from harness import (IMPLEMENTATIONS, FullCollections, Written, fresh_client,
+                     reads)
 
 import slixmpp
 from slixmpp.xmlstream import ET, tostring
@@ -52,6 +53,8 @@ class Sizes:
     message_block: int
     #: pings per implementation a point of the round trip may repeat to
     repeat_budget: dict[str, int]
+    #: distinct JIDs pinged by ping_many() and by gathered ping() calls
+    ping_many: int = 10_000
     pongs_per_read: int = 100
 
 
@@ -65,7 +68,7 @@ QUICK = Sizes(
     incoming={'slixmpp': 500, 'ours': 2_000},
     round_trip={'slixmpp': [100, 300], 'ours': [100, 300, 1_000, 3_000]},
     memory=1_000, messages=2_000, message_block=100,
-    repeat_budget={'slixmpp': 300, 'ours': 3_000})
+    repeat_budget={'slixmpp': 300, 'ours': 3_000}, ping_many=1_000)
 
 
 def us_per(seconds: float, n: int) -> float:
@@ -90,6 +93,20 @@ async def incoming_pings(impl: str, n: int) -> float:
 
 # ---- 2. ping() round trips -------------------------------------------------
 
+async def answer_all(stream: Any, written: Written, per_read: int,
+                     done: Awaitable[Any]) -> tuple[Any, float]:
+    """Feed a pong to every ping written, in reads of per_read pongs, and
+    await done: (its result, seconds), the building of the pongs left
+    out."""
+    answers = reads([harness.pong(id_) for id_ in written.ids()], per_read)
+    feed = stream.xmpp.data_received
+    start = time.perf_counter()
+    for read in answers:
+        feed(read)
+    result = await done
+    return result, time.perf_counter() - start
+
+
 async def round_trip(impl: str, n: int, *, per_read: int
                      ) -> dict[str, float]:
     """N ping() tasks in flight at once, answered in reads of per_read
@@ -99,22 +116,19 @@ async def round_trip(impl: str, n: int, *, per_read: int
     async with fresh_client(impl) as stream:
         written = Written(stream)
         rss = harness.rss_bytes()
-        start = time.perf_counter()
-        tasks = harness.send_pings(stream.ping_plugin, n)
-        await written.until(n)
-        send = time.perf_counter() - start
-        rss = harness.rss_bytes() - rss
-        answers = reads([harness.pong(id_) for id_ in written.ids()], per_read)
-        feed = stream.xmpp.data_received
-        start = time.perf_counter()
-        for read in answers:
-            feed(read)
-        rtts = await asyncio.gather(*tasks)
-        complete = time.perf_counter() - start
+        with FullCollections() as collections:
+            start = time.perf_counter()
+            tasks = harness.send_pings(stream.ping_plugin, n)
+            await written.until(n)
+            send = time.perf_counter() - start
+            rss = harness.rss_bytes() - rss
+            rtts, complete = await answer_all(stream, written, per_read,
+                                              asyncio.gather(*tasks))
         assert len(rtts) == n and all(isinstance(r, float) for r in rtts)
     return {'us_per_ping': us_per(send + complete, n),
             'send_us': us_per(send, n), 'complete_us': us_per(complete, n),
-            'rss_bytes_per_ping': rss / n}
+            'rss_bytes_per_ping': rss / n,
+            'full_collections': collections.count}
 
 
 async def asyncio_floor(n: int) -> dict[str, float]:
@@ -125,14 +139,17 @@ async def asyncio_floor(n: int) -> dict[str, float]:
 
     loop = asyncio.get_running_loop()
     gc.collect()
-    start = time.perf_counter()
-    futures = [loop.create_future() for _ in range(n)]
-    tasks = [asyncio.create_task(wait(f)) for f in futures]
-    await asyncio.sleep(0)
-    for future in futures:
-        future.set_result(0.0)
-    await asyncio.gather(*tasks)
-    return {'us_per_ping': us_per(time.perf_counter() - start, n)}
+    with FullCollections() as collections:
+        start = time.perf_counter()
+        futures = [loop.create_future() for _ in range(n)]
+        tasks = [asyncio.create_task(wait(f)) for f in futures]
+        await asyncio.sleep(0)
+        for future in futures:
+            future.set_result(0.0)
+        await asyncio.gather(*tasks)
+        seconds = time.perf_counter() - start
+    return {'us_per_ping': us_per(seconds, n),
+            'full_collections': collections.count}
 
 
 @contextmanager
@@ -171,6 +188,43 @@ async def round_trips(sizes: Sizes) -> dict[str, Any]:
         result['gc_off'] = {name: [await point(name, n) for n in ends]
                             for name in ('ours', 'asyncio_floor')}
     return result
+
+
+# ---- 2b. ping_many() against gathered ping() calls --------------------------
+
+async def many_jids(how: str, n: int, *, per_read: int) -> float:
+    """µs per JID to ping n distinct JIDs at once and have every answer:
+    ping_many(), or asyncio.gather() of one ping() per JID."""
+    targets = [f'user{i}@example.net/r' for i in range(n)]
+    async with fresh_client('ours') as stream:
+        plugin = stream.ping_plugin
+        written = Written(stream)
+        start = time.perf_counter()
+        if how == 'ping_many':
+            done = asyncio.ensure_future(
+                plugin.ping_many(targets, timeout=harness.PING_TIMEOUT))
+        else:
+            done = asyncio.gather(*(plugin.ping(jid, timeout=harness.PING_TIMEOUT)
+                                    for jid in targets))
+        await written.until(n)
+        send = time.perf_counter() - start
+        rtts, complete = await answer_all(stream, written, per_read, done)
+        values = rtts.values() if isinstance(rtts, dict) else rtts
+        assert len(values) == n and all(isinstance(r, float) for r in values)
+    return us_per(send + complete, n)
+
+
+async def ping_many_cost(sizes: Sizes, runs: int = 5) -> dict[str, Any]:
+    """ping_many() and gathered ping() calls, A B A B ..., the median of
+    each."""
+    values: dict[str, list[float]] = {'ping_many': [], 'gather_ping': []}
+    for _ in range(runs):
+        for how in values:
+            values[how].append(await many_jids(
+                how, sizes.ping_many, per_read=sizes.pongs_per_read))
+    return {'n': sizes.ping_many,
+            **{how: {'median': statistics.median(v), 'runs': v}
+               for how, v in values.items()}}
 
 
 # ---- 3. memory per ping in flight ----------------------------------------
@@ -292,6 +346,7 @@ async def measure_all(sizes: Sizes, quick: bool) -> dict[str, Any]:
     results['message_us_per_stanza'] = await other_traffic(
         sizes.messages, sizes.message_block)
     results['round_trip'] = await round_trips(sizes)
+    results['ping_many_us_per_jid'] = await ping_many_cost(sizes)
     # Last: it leaves its pings to die with the event loop.
     results['memory_bytes_per_ping'] = {
         impl: await memory_in_flight(impl, sizes.memory) for impl in IMPLS}
@@ -321,8 +376,16 @@ def main() -> None:
                         help='where to draw the round trip plot')
     parser.add_argument('--no-e2e', action='store_true',
                         help='leave out the end-to-end runs through Prosody')
+    parser.add_argument('--only-ping-many', action='store_true',
+                        help='only the ping_many row; prints it, writes '
+                             'nothing')
     args = parser.parse_args()
     sizes = QUICK if args.quick else FULL
+    if args.only_ping_many:
+        result = asyncio.run(ping_many_cost(sizes))
+        print(report.table([report.ping_many_row(result)]))
+        print(json.dumps(result, indent=2))
+        return
 
     meta = {'date': datetime.datetime.now(datetime.UTC).isoformat(
                 timespec='seconds'),

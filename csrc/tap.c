@@ -408,15 +408,17 @@ hold_more(TapObject *self, const char *p, size_t n)
 }
 
 /* Scans the whole read into self->events.  The number of events, or -1
-   when the scanner gave up (or memory ran out). */
+   when the scanner gave up (or memory ran out).  A read that ends a
+   stanza sets the idle clock, once however many it ends. */
 static Py_ssize_t
 scan_read(TapObject *self, const char *buf, size_t len)
 {
     size_t n = 0, pos = 0;
+    int stanza_ended = 0;
     for (;;) {
         ScanEvent ev = scanner_next(&self->scanner, buf, len, &pos);
         if (ev == SCAN_MORE) {
-            return (Py_ssize_t)n;
+            break;
         }
         if (ev == SCAN_FAILED) {
             return -1;
@@ -437,10 +439,15 @@ scan_read(TapObject *self, const char *buf, size_t len)
         e->flag = ev == SCAN_STANZA_START
                   ? self->scanner.stanza_start_in_earlier_read
                   : self->scanner.stanza_is_iq;
+        stanza_ended |= ev == SCAN_STANZA_END;
         if (ev == SCAN_STREAM_END) {
-            return (Py_ssize_t)n;
+            break;
         }
     }
+    if (stanza_ended) {
+        self->received_at = core_monotonic();
+    }
+    return (Py_ssize_t)n;
 }
 
 /* Keeps the stream header's bytes: its namespace declarations are the
@@ -623,6 +630,8 @@ tap_call(TapObject *self, PyObject *const *args, size_t nargsf,
         self->passive = 1;
     }
     if (self->passive) {
+        /* Stanzas are not told apart here: any read is a sign of life. */
+        self->received_at = core_monotonic();
         return PyObject_CallOneArg(self->feed, data);
     }
     PyObject *bytes = as_bytes(data);
@@ -873,6 +882,9 @@ static PyMemberDef tap_members[] = {
      "Write stanzas to the transport directly."},
     {"sm", T_OBJECT, offsetof(TapObject, sm), 0,
      "Stream Management's accounting, or None."},
+    {"received_at", T_DOUBLE, offsetof(TapObject, received_at), READONLY,
+     "time.monotonic() when the last stanza was received (any read while "
+     "the tap is passive); 0.0 before the first."},
     {"__vectorcalloffset__", T_PYSSIZET, offsetof(TapObject, vectorcall),
      READONLY, NULL},
     {NULL, 0, 0, 0, NULL}

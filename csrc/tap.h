@@ -62,6 +62,9 @@ typedef struct {
     InFlight inflight;
     Buf out;
     unsigned long long answered, completed;
+    /* core_monotonic() when the last read that ended a stanza came (any
+       read, while passive): the keepalive's idle clock.  0: none yet. */
+    double received_at;
 } TapObject;
 
 static inline CoreState *

@@ -35,6 +35,9 @@ class Tap:
     complete_pongs: bool
     direct_send: bool
     sm: Any
+    # time.monotonic() of the last stanza received; 0.0 before the first
+    @property
+    def received_at(self) -> float: ...
     def __init__(self, xmpp: Any, feed: Callable[[bytes], None],
                  loop: AbstractEventLoop, *, default_ns: str,
                  component: bool, log: logging.Logger,

@@ -14,9 +14,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 import uuid
 from asyncio import Future
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
 from slixmpp.exceptions import IqError, IqTimeout
@@ -40,6 +41,15 @@ _stream_log = logging.getLogger('slixmpp.xmlstream.xmlstream')
 
 # Stream Management's sequence numbers wrap at 2**32 (XEP-0198).
 _SM_MAX_SEQ = 2 ** 32
+
+_KEEPALIVE = 'Ping keepalive'
+# asyncio may run a timer a little early; an idle time this close counts.
+_TIMER_SLACK = 1e-3
+# The errors that, with error_is_pong, say the pinged entity is there but
+# does not do XEP-0199 (RFC 6120 8.4; some implementations answer the
+# latter).
+_REACHABLE_CONDITIONS = frozenset({'service-unavailable',
+                                   'feature-not-implemented'})
 
 # slixmpp's own stream filters that return any iq untouched and do nothing
 # else with it (read in slixmpp 1.8.3 and 1.17): the fast path need not
@@ -99,6 +109,18 @@ class PingStats(NamedTuple):
     avg: float | None
     max: float | None
     mdev: float | None
+
+
+class PingTimeout(NamedTuple):
+    """The data of the ``ping_timeout`` and ``keepalive_failed`` events:
+    the JID pinged and the ping Iq sent.
+
+    Not the Iq itself: slixmpp's event() calls a stanza's exception() when
+    a handler raises, and an Iq's would send an error reply to our own
+    ping.
+    """
+    jid: JID
+    iq: Iq
 
 
 class _InFlight(MatcherBase):
@@ -176,9 +198,25 @@ class XEP_0199(BasePlugin):
                      Defaults to 300 seconds.
         timeout   -- Time in seconds to wait for a ping response.
                      Defaults to 30 seconds.
+        keepalive_idle_only -- If True, a keepalive ping is sent only
+                     when no stanza was received for `interval`
+                     seconds.  Defaults to False.
+        keepalive_retries -- How many keepalive pings in a row must go
+                     unanswered before the connection is reset; each
+                     retry is sent when the previous one times out.
+                     Defaults to 1.
+        error_is_pong -- If True, ping() counts a service-unavailable or
+                     feature-not-implemented error from the pinged JID
+                     as a pong.  Defaults to False.
+    Events:
+        ping_timeout -- A ping timed out; data: PingTimeout(jid, iq).
+        keepalive_failed -- The keepalive is about to reconnect; data:
+                     the PingTimeout of its last ping.
     Methods:
         send_ping -- Send a ping to a given JID, returning the
                      round trip time.
+        ping_many -- Ping many JIDs at once.
+        is_ping_supported -- Whether a JID says it supports XEP-0199.
         stats     -- Per-JID statistics of the pings sent.
     """
 
@@ -189,7 +227,10 @@ class XEP_0199(BasePlugin):
     default_config = {
         'keepalive': False,
         'interval': 300,
-        'timeout': 30
+        'timeout': 30,
+        'keepalive_idle_only': False,
+        'keepalive_retries': 1,
+        'error_is_pong': False,
     }
 
     def plugin_init(self) -> None:
@@ -201,6 +242,10 @@ class XEP_0199(BasePlugin):
         self.__pending_futures: list[Future] = []
         # Coroutine callbacks running; the loop holds its tasks only weakly.
         self._callback_tasks: set[Future] = set()
+        # Keepalive pings unanswered in a row.
+        self._keepalive_misses = 0
+        # is_ping_supported()'s answers, for this session.
+        self._ping_support: dict[JID, bool] = {}
         # Pings by the target the caller named, and by the JID pinged.
         self._peers: dict[Any, Peer] = {}
         self._peers_by_jid: dict[JID, Peer] = {}
@@ -232,6 +277,8 @@ class XEP_0199(BasePlugin):
             self._new_identity)
         for name, handler in self._session_events.items():
             xmpp.add_event_handler(name, handler)
+        for name in ('session_start', 'session_end'):
+            xmpp.add_event_handler(name, self._forget_ping_support)
 
         self._keepalive_events: dict[str, Callable[..., Any]] = {}
         if self.keepalive:
@@ -253,6 +300,8 @@ class XEP_0199(BasePlugin):
             self.xmpp.del_event_handler(name, handler)
         for name, handler in self._session_events.items():
             self.xmpp.del_event_handler(name, handler)
+        for name in ('session_start', 'session_end'):
+            self.xmpp.del_event_handler(name, self._forget_ping_support)
         self.disable_keepalive()
         self._remove_tap()
 
@@ -462,46 +511,94 @@ class XEP_0199(BasePlugin):
             self.timeout = timeout
 
         self.keepalive = True
+        self._keepalive_misses = 0
 
-        def handler(event: Any = None) -> None:
-            # Cleanup futures
-            self.__pending_futures = [
-                future for future in self.__pending_futures
-                if not future.done()
-            ]
-            future = asyncio.ensure_future(
-                self._keepalive(event),
-                loop=self.xmpp.loop,
-            )
-            self.__pending_futures.append(future)
-        self.xmpp.schedule('Ping keepalive',
-                           self.interval,
-                           handler,
-                           repeat=True)
+        if self.keepalive_idle_only:
+            if _KEEPALIVE in self.xmpp.scheduled_events:
+                raise ValueError('There is already a scheduled event of '
+                                 'name: %s' % _KEEPALIVE)
+            self._schedule_idle_check(self.interval)
+        else:
+            self.xmpp.schedule(_KEEPALIVE,
+                               self.interval,
+                               self._keepalive_tick,
+                               repeat=True)
+
+    def _keepalive_tick(self, event: Any = None) -> None:
+        # Cleanup futures
+        self.__pending_futures = [
+            future for future in self.__pending_futures
+            if not future.done()
+        ]
+        if self._keepalive_misses and self.__pending_futures:
+            # Retrying: one series of keepalive pings at a time.
+            return
+        future = asyncio.ensure_future(
+            self._keepalive(event),
+            loop=self.xmpp.loop,
+        )
+        self.__pending_futures.append(future)
+
+    def _schedule_idle_check(self, delay: float) -> None:
+        """Check for idleness after delay seconds.  The handle goes where
+        slixmpp's schedule() keeps it, so that cancel_schedule() cancels
+        it; schedule() itself would forget a handle rescheduled from its
+        own callback."""
+        xmpp = self.xmpp
+        xmpp.scheduled_events[_KEEPALIVE] = xmpp.loop.call_later(
+            delay, self._idle_check)
+
+    def _idle_check(self) -> None:
+        """keepalive_idle_only: ping once nothing was received for an
+        interval; else look again when it will have been."""
+        # The C tap stamps every read that ends a stanza, those it
+        # consumes itself included.
+        idle = time.monotonic() - self._tap.received_at
+        delay = self.interval - idle
+        if delay <= _TIMER_SLACK:
+            try:
+                self._keepalive_tick()
+            except Exception as exc:
+                self.xmpp.exception(exc)
+            delay = self.interval
+        self._schedule_idle_check(delay)
 
     def disable_keepalive(self, event: Any = None) -> None:
         self._clear_pending_futures()
-        self.xmpp.cancel_schedule('Ping keepalive')
+        self.xmpp.cancel_schedule(_KEEPALIVE)
 
     session_end = disable_keepalive
 
     async def _keepalive(self, event: Any = None) -> None:
         log.debug("Keepalive ping...")
-        try:
-            ifrom = None
-            if self.xmpp.is_component:
-                ifrom = self.xmpp.boundjid
-            rtt = await self.ping(
-                self.xmpp.boundjid.host,
-                timeout=self.timeout,
-                ifrom=ifrom
-            )
-        except IqTimeout:
-            log.debug("Did not receive ping back in time. "
-                      "Requesting Reconnect.")
-            self.xmpp.reconnect(0.0, "Ping timeout after %ds" % self.timeout)
-        else:
-            log.debug('Keepalive RTT: %s', rtt)
+        ifrom = None
+        if self.xmpp.is_component:
+            ifrom = self.xmpp.boundjid
+        while True:
+            try:
+                rtt = await self.ping(
+                    self.xmpp.boundjid.host,
+                    timeout=self.timeout,
+                    ifrom=ifrom
+                )
+            except IqTimeout as timeout:
+                self._keepalive_misses += 1
+                if self._keepalive_misses < self.keepalive_retries:
+                    log.debug("Keepalive ping %d of %d unanswered, "
+                              "retrying.", self._keepalive_misses,
+                              self.keepalive_retries)
+                    continue
+                self._keepalive_misses = 0
+                log.debug("Did not receive ping back in time. "
+                          "Requesting Reconnect.")
+                self.xmpp.event('keepalive_failed', PingTimeout(
+                    JID(self.xmpp.boundjid.host), timeout.iq))
+                self.xmpp.reconnect(0.0,
+                                    "Ping timeout after %ds" % self.timeout)
+            else:
+                self._keepalive_misses = 0
+                log.debug('Keepalive RTT: %s', rtt)
+            return
 
     # ---- sending pings ----------------------------------------------
 
@@ -600,6 +697,100 @@ class XEP_0199(BasePlugin):
         log.debug('Pinged %s, RTT: %s', peer.jid, rtt)
         return rtt
 
+    async def ping_many(self, jids: Iterable[Any],
+                        timeout: float | None = None,
+                        concurrency: int | None = None,
+                        ifrom: JID | None = None
+                        ) -> dict[Any, float | BaseException]:
+        """Ping many JIDs: a dict from each JID as given (once, however
+        often given) to its RTT or the exception ping() would have raised.
+        This is a coroutine.
+
+        At most ``concurrency`` pings (and never more than ``max_pending``,
+        where the plugin has that setting) are in flight at once; each
+        answer or timeout sends the next.  Each JID costs one ping's
+        future and one done callback: no task of its own.
+        """
+        # In the order given; each filled in as its answer comes.
+        results: dict[Any, Any] = dict.fromkeys(jids)
+        if not results:
+            return results
+        targets = list(results)
+        width = len(targets)
+        for cap in (concurrency, getattr(self, 'max_pending', None)):
+            if cap is not None:
+                if cap < 1:
+                    raise ValueError('concurrency and max_pending must be '
+                                     'at least 1')
+                width = min(width, cap)
+        if not timeout:
+            timeout = self.config['timeout']
+        sender = JID(ifrom).full if ifrom else None
+        tap = self._tap
+        done = self.xmpp.loop.create_future()
+        queue = iter(targets)
+        in_flight: dict[Future, Any] = {}
+
+        def send_next() -> None:
+            for jid in queue:
+                try:
+                    peer = self._peers.get(jid)
+                    if peer is None or peer.identity != self._identity:
+                        peer = self._peer(jid)
+                    future = tap.send_ping(peer, sender, timeout)
+                except Exception as exc:
+                    results[jid] = exc
+                    continue
+                in_flight[future] = jid
+                future.add_done_callback(finished)
+                return
+            if not in_flight and not done.done():
+                done.set_result(None)
+
+        def finished(future: Future) -> None:
+            jid = in_flight.pop(future)
+            if future.cancelled():
+                results[jid] = asyncio.CancelledError()
+            else:
+                error = future.exception()
+                results[jid] = future.result() if error is None else error
+            send_next()
+
+        for _ in range(width):
+            send_next()
+        try:
+            await done
+        finally:
+            # Cancelled: send nothing more, and the pings still out are
+            # the caller's no longer.
+            for _ in queue:
+                pass
+            for future in list(in_flight):
+                future.cancel()
+        return results
+
+    async def is_ping_supported(self, jid: Any) -> bool:
+        """Whether the entity lists urn:xmpp:ping in its disco#info
+        (XEP-0199 section 5).  This is a coroutine.
+
+        Answers are kept per JID until the session ends.  An error or no
+        answer raises IqError or IqTimeout, and is not kept.
+        """
+        target = JID(jid)
+        supported = self._ping_support.get(target)
+        if supported is not None:
+            return supported
+        # A str, so that xep_0030 answers for our own JID locally.
+        info = await self.xmpp.plugin['xep_0030'].get_info(target.full)
+        if isinstance(info, Iq):
+            info = info['disco_info']
+        supported = Ping.namespace in info['features']
+        self._ping_support[target] = supported
+        return supported
+
+    def _forget_ping_support(self, event: Any = None) -> None:
+        self._ping_support.clear()
+
     # ---- completing pings -------------------------------------------
 
     def _run_callback(self, callback: Callable | None, iq: Iq) -> None:
@@ -625,7 +816,9 @@ class XEP_0199(BasePlugin):
             pong = not error
         else:
             # An error from one's own server still proves it is there.
-            pong = not error or peer.own_host
+            pong = (not error or peer.own_host
+                    or (self.error_is_pong and self._proves_reachable(
+                        iq, peer)))
         if pong:
             peer.record(rtt)
         else:
@@ -639,6 +832,14 @@ class XEP_0199(BasePlugin):
                 future.set_result(rtt)
         if tracked:
             self._run_callback(context[1], iq)
+
+    @staticmethod
+    def _proves_reachable(iq: Iq, peer: Peer) -> bool:
+        """error_is_pong: the pinged JID itself answered that it does not
+        do XEP-0199 (an error from anyone else, its server say, is no
+        sign of it)."""
+        return (iq['error']['condition'] in _REACHABLE_CONDITIONS
+                and iq['from'] == peer.jid)
 
     def _on_timeout(self, id_: str, future: Future, peer: Peer,
                     context: Any, tracked: bool) -> None:
@@ -655,6 +856,7 @@ class XEP_0199(BasePlugin):
             except Exception:
                 log.exception('Error in the timeout callback of ping %s',
                               id_)
+        self.xmpp.event('ping_timeout', PingTimeout(peer.jid, iq))
 
     # ---- introspection ----------------------------------------------
 

@@ -55,6 +55,16 @@ COMPONENT_PORT = 5347
 
 STREAM_FOOTER = b'</stream:stream>'
 
+#: slixmpp's own XEP-0199 options.  slixmpp-ping-c has more, each of which
+#: leaves slixmpp's behaviour unchanged at its default.
+SLIXMPP_CONFIG_KEYS = frozenset({'keepalive', 'interval', 'timeout'})
+
+
+def split_config(config: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(slixmpp's options, the others) of a plugin configuration."""
+    theirs = {k: v for k, v in config.items() if k in SLIXMPP_CONFIG_KEYS}
+    return theirs, {k: v for k, v in config.items() if k not in SLIXMPP_CONFIG_KEYS}
+
 
 class MemoryTransport(asyncio.Transport):
     """A transport that keeps what is written in memory.
