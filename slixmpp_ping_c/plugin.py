@@ -16,6 +16,7 @@ import functools
 import logging
 import uuid
 from asyncio import Future
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
@@ -101,6 +102,16 @@ class PingStats(NamedTuple):
     mdev: float | None
 
 
+class TooManyPings(RuntimeError):
+    """ping() or send_ping() while ``max_pending`` pings are in flight
+    already: nothing was sent and nothing is tracked."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f'{limit} pings in flight already (max_pending); '
+                         'this one was not sent')
+        self.limit = limit
+
+
 class _InFlight(MatcherBase):
     """Matches the answers to our pings in flight: one table lookup per
     stanza, then slixmpp's own sender rules (MatchIDSender, or MatcherId
@@ -176,6 +187,12 @@ class XEP_0199(BasePlugin):
                      Defaults to 300 seconds.
         timeout   -- Time in seconds to wait for a ping response.
                      Defaults to 30 seconds.
+        max_pending -- At most this many pings in flight (None: no
+                     limit); past it ping() and send_ping() raise
+                     TooManyPings.  Defaults to 100,000.
+        stats_max_peers -- stats() keeps the statistics of at most this
+                     many JIDs (at least 1), dropping the least recently
+                     pinged.  Defaults to 10,000.
     Methods:
         send_ping -- Send a ping to a given JID, returning the
                      round trip time.
@@ -189,7 +206,9 @@ class XEP_0199(BasePlugin):
     default_config = {
         'keepalive': False,
         'interval': 300,
-        'timeout': 30
+        'timeout': 30,
+        'max_pending': 100_000,
+        'stats_max_peers': 10_000,
     }
 
     def plugin_init(self) -> None:
@@ -199,9 +218,10 @@ class XEP_0199(BasePlugin):
         register_stanza_plugin(Iq, Ping)
 
         self.__pending_futures: list[Future] = []
-        # Pings by the target the caller named, and by the JID pinged.
+        # Pings by the target the caller named (a cache), and by the full
+        # JID pinged, least recently pinged first (see _remember).
         self._peers: dict[Any, Peer] = {}
-        self._peers_by_jid: dict[JID, Peer] = {}
+        self._peers_by_jid: OrderedDict[str, Peer] = OrderedDict()
         # Bumped whenever what a Peer derives from the session may change.
         self._identity = 0
 
@@ -514,10 +534,10 @@ class XEP_0199(BasePlugin):
         # slixmpp's plugin pings xmpp.server for a component: the same
         # value (boundjid.server), without its deprecation warning.
         target = JID(jid or xmpp.boundjid.host)
-        peer = self._peers_by_jid.get(target)
+        peer = self._peers_by_jid.get(target.full)
         if peer is None:
             peer = Peer(target, target.full)
-            self._peers_by_jid[target] = peer
+            self._remember(peer)
         own_host = target == xmpp.boundjid.host
         own = xmpp.boundjid
         peer.self_jid = JID(own)
@@ -530,8 +550,26 @@ class XEP_0199(BasePlugin):
             # Iq.send's MatcherId: any sender, before the session is bound.
             peer.configure(None, own_host)
         peer.identity = self._identity
+        if len(self._peers) >= self.config['stats_max_peers']:
+            # Names for peers dropped since, perhaps: start afresh.
+            self._peers.clear()
         self._peers[jid] = peer
         return peer
+
+    def _remember(self, peer: Peer) -> None:
+        """Keep a new peer's statistics, dropping those of the least
+        recently pinged peers beyond stats_max_peers."""
+        peers = self._peers_by_jid
+        peers[peer.to] = peer
+        while len(peers) > max(self.config['stats_max_peers'], 1):
+            _, dropped = peers.popitem(last=False)
+            # Never current again: the names cached for it miss.
+            dropped.identity = None
+
+    def _check_room(self) -> None:
+        limit = self.config['max_pending']
+        if limit is not None and self._tap.pending() >= limit:
+            raise TooManyPings(limit)
 
     def _sent_iq(self, id_: str, to: Any, ifrom: Any) -> Iq:
         iq = self.xmpp.Iq()
@@ -559,7 +597,9 @@ class XEP_0199(BasePlugin):
         came in time; coroutine functions are run as tasks.
 
         :param jid: The JID that will receive the ping.
+        :raises TooManyPings: When max_pending pings are in flight
         """
+        self._check_room()
         if not timeout:
             timeout = self.timeout
 
@@ -570,6 +610,7 @@ class XEP_0199(BasePlugin):
         iq.enable('ping')
 
         peer = self._peer(iq['to'])
+        self._peers_by_jid.move_to_end(peer.to)
         future = self.xmpp.loop.create_future()
         iq['id'] = self._tap.track(peer, timeout, future,
                                    (iq, callback, timeout_callback))
@@ -585,10 +626,13 @@ class XEP_0199(BasePlugin):
         :param jid: The JID that will receive the ping.
         :raises IqError: When the remote entity answered an error
         :raises IqTimeout: When the remote entity did not answer
+        :raises TooManyPings: When max_pending pings are in flight
         """
+        self._check_room()
         peer = self._peers.get(jid)
         if peer is None or peer.identity != self._identity:
             peer = self._peer(jid)
+        self._peers_by_jid.move_to_end(peer.to)
         if not timeout:
             timeout = self.config['timeout']
         if ifrom:
@@ -665,4 +709,4 @@ class XEP_0199(BasePlugin):
         if jid is None:
             return {peer.jid: PingStats(*peer.stats())
                     for peer in self._peers_by_jid.values()}
-        return PingStats(*self._peers_by_jid[JID(jid)].stats())
+        return PingStats(*self._peers_by_jid[JID(jid).full].stats())

@@ -19,6 +19,13 @@ if TYPE_CHECKING:
 
 DISCO_INFO_NS = 'http://jabber.org/protocol/disco#info'
 NOT_IMPLEMENTED_TEXT = 'No handlers registered for this request.'
+# slixmpp_ping_c's own settings, on top of slixmpp's (README: API).
+OWN_CONFIG = {'max_pending': 100_000, 'stats_max_peers': 10_000}
+
+
+def default_config(impl: Impl, **slixmpps: object) -> dict[str, object]:
+    config = {'keepalive': False, 'interval': 300, 'timeout': 30, **slixmpps}
+    return config | OWN_CONFIG if impl.is_c else config
 
 
 def test_class_attributes(impl: Impl) -> None:
@@ -27,7 +34,7 @@ def test_class_attributes(impl: Impl) -> None:
     assert cls.name == 'xep_0199'
     assert cls.description == 'XEP-0199: XMPP Ping'
     assert set(cls.dependencies) == {'xep_0030'}
-    assert cls.default_config == {'keepalive': False, 'interval': 300, 'timeout': 30}
+    assert cls.default_config == default_config(impl)
 
 
 async def test_registered_instance_is_impl(impl: Impl) -> None:
@@ -42,14 +49,14 @@ async def test_default_config_readable(impl: Impl) -> None:
     async with client_stream(impl.cls) as s:
         plugin = s.ping_plugin
         assert (plugin.keepalive, plugin.interval, plugin.timeout) == (False, 300, 30)
-        assert plugin.config == {'keepalive': False, 'interval': 300, 'timeout': 30}
+        assert plugin.config == default_config(impl)
 
 
 async def test_config_given_at_registration(impl: Impl) -> None:
     async with client_stream(impl.cls, config={'interval': 60, 'timeout': 10}) as s:
         plugin = s.ping_plugin
         assert (plugin.keepalive, plugin.interval, plugin.timeout) == (False, 60, 10)
-        assert plugin.config == {'keepalive': False, 'interval': 60, 'timeout': 10}
+        assert plugin.config == default_config(impl, interval=60, timeout=10)
 
 
 async def test_config_attributes_writable(impl: Impl) -> None:
@@ -60,7 +67,8 @@ async def test_config_attributes_writable(impl: Impl) -> None:
         plugin.keepalive = True
         assert (plugin.keepalive, plugin.interval, plugin.timeout) == (True, 42, 5)
         # BasePlugin semantics: the attributes are views of plugin.config
-        assert plugin.config == {'keepalive': True, 'interval': 42, 'timeout': 5}
+        assert plugin.config == default_config(impl, keepalive=True, interval=42,
+                                               timeout=5)
         plugin.keepalive = False  # setting the flag alone schedules nothing
         assert 'Ping keepalive' not in s.xmpp.scheduled_events
 

@@ -50,7 +50,9 @@ async def main():
 asyncio.run(main())
 '''
 
-DEFAULT_CONFIG = {'keepalive': False, 'interval': 300, 'timeout': 30}
+# slixmpp's settings, then slixmpp_ping_c's own (README: API).
+DEFAULT_CONFIG = {'keepalive': False, 'interval': 300, 'timeout': 30,
+                  'max_pending': 100_000, 'stats_max_peers': 10_000}
 
 
 def child_env() -> dict[str, str]:
@@ -75,7 +77,7 @@ def run_case(imports: str, register: str, client_kwargs: str = '') -> dict[str, 
 def assert_ours(result: dict[str, Any], config: dict[str, Any] = DEFAULT_CONFIG) -> None:
     assert result['ours'] and result['exact'], result['class']
     assert result['registry_is_ours']
-    assert result['config'] == config
+    assert result['config'] == DEFAULT_CONFIG | config
     assert result['attrs'] == [config['keepalive'], config['interval'], config['timeout']]
 
 
