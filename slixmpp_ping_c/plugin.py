@@ -607,6 +607,9 @@ class XEP_0199(BasePlugin):
         iq['type'] = 'get'
         iq['to'] = jid
         iq['from'] = ifrom
+        # Checked now, as the 'to' is by _peer(): slixmpp's send queue would
+        # fail to write it, with the ping already in flight.
+        JID(iq.xml.get('from', ''))
         iq.enable('ping')
 
         peer = self._peer(iq['to'])
