@@ -147,6 +147,9 @@ class Cycler:
         clearing of the name cache came between, they are in it."""
         for _ in range(2):
             await self.batch(['answer', 'default_target', 'spoof', 'error'])
+        # A few turns of the loop: asyncio lets go of the last gather (its
+        # results, their tracebacks, the frames they hold) only then.
+        await self.stream.settle()
         gc.collect()
         # getrefcount() sees the dict's reference and its own argument.
         return {name: sys.getrefcount(obj) - 2

@@ -311,19 +311,18 @@ def test_a_bytes_subclass_is_bytes() -> None:
 
 def test_peer_and_tap_methods_given_other_types() -> None:
     peer = Peer('jid', 'to')
-    for value in [*NOT_STR.values(), SURROGATE, [1], (1,)]:
-        if not isinstance(value, (int, float)) or value is None:
-            with pytest.raises(TypeError):
-                peer.record(value)
+    for value in [None, b'1', bytearray(b'1'), Unprintable(), '1', SURROGATE]:
+        with pytest.raises(TypeError):
+            peer.record(value)
+    for value in [5, b'a', bytearray(b'a'), Unprintable(), 'a', ['a'],
+                  ('a', 5), ('a', b'b')]:
         with pytest.raises(TypeError, match='tuple of str'):
-            peer.configure(value if value is not None else [None], True)
-    with pytest.raises(TypeError, match='tuple of str'):
-        peer.configure(('a', 5), True)
+            peer.configure(value, True)
     for rtt in (-1.0, math.nan, math.inf):
         with pytest.raises(ValueError, match='finite'):
             peer.record(rtt)
     assert peer.stats() == (0, 0, 0, None, None, None, None, None)
-    peer.record(Text.__len__('xy'))     # an int is a number of seconds
+    peer.record(2)      # an int is a number of seconds
     assert peer.stats()[1:4] == (1, 0, 2.0)
     # Anything may be the JID a Peer stands for; stats() are keyed by it.
     for value in [*NOT_STR.values(), SURROGATE]:
@@ -355,7 +354,7 @@ def test_peer_and_tap_methods_given_other_types() -> None:
         # TypeError, a lone surrogate a ValueError.
         tap(b"<stream:stream xmlns='jabber:client' "
             b"xmlns:stream='http://etherx.jabber.org/streams'>")
-        for value in [*NOT_STR.values()][:1] + [5, Unprintable(), 1.5]:
+        for value in [None, 5, Unprintable(), 1.5]:
             with pytest.raises(TypeError):
                 tap(value)
         with pytest.raises(ValueError):
