@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import os
 import re
 import sys
 from collections.abc import AsyncIterator
@@ -22,6 +21,7 @@ from slixmpp.plugins.xep_0199.ping import XEP_0199 as SlixmppXEP_0199  # noqa: E
 import memstream  # noqa: E402
 import slixmpp_ping_c  # noqa: E402
 from memstream import CLIENT_JID, SERVER, MemoryStream, client_stream  # noqa: E402
+from leakcheck import rss_bytes  # noqa: E402,F401 (for run.py)
 
 IMPLEMENTATIONS: dict[str, type] = {
     'slixmpp': SlixmppXEP_0199,
@@ -121,9 +121,3 @@ CHAT_MESSAGE = (f"<message from='friend@example.net/p' to='{CLIENT_JID}' "
 def send_pings(plugin: Any, n: int) -> list[asyncio.Task[float]]:
     return [asyncio.create_task(plugin.ping(SERVER, timeout=PING_TIMEOUT))
             for _ in range(n)]
-
-
-def rss_bytes() -> int:
-    """Resident set size (Linux)."""
-    with open('/proc/self/statm') as f:
-        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')

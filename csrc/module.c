@@ -4,8 +4,11 @@
  */
 #include "core.h"
 
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
+
+#include "scanner.h"
 
 static PyModuleDef core_module;
 
@@ -43,9 +46,12 @@ core_utf8_arg(PyObject *obj, const char *what, Str *out)
         return -1;
     }
     Py_ssize_t len;
-    /* Lone surrogates fail here with UnicodeEncodeError, a ValueError. */
     const char *s = PyUnicode_AsUTF8AndSize(obj, &len);
     if (s == NULL) {
+        if (PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) {
+            PyErr_Format(PyExc_ValueError, "%s holds a lone surrogate, which "
+                         "XML cannot carry", what);
+        }
         return -1;
     }
     Str str = {s, (size_t)len};
@@ -78,6 +84,28 @@ str_field(Str s)
     return PyUnicode_DecodeUTF8(s.ptr, (Py_ssize_t)s.len, "strict");
 }
 
+/* Whether p[0:n] has an element with more attributes than libxml2 should
+   be given (see scanner.h).  Markup the scanner cannot follow is left for
+   libxml2 to judge. */
+static int
+is_crowded(const char *p, size_t n)
+{
+    /* Each attribute takes at least 5 bytes: ' a=""'. */
+    if (n <= 5 * (size_t)SCANNER_MAX_ATTRS) {
+        return 0;
+    }
+    Scanner scanner;
+    scanner_init(&scanner);
+    size_t pos = 0;
+    ScanEvent ev;
+    do {
+        ev = scanner_next(&scanner, p, n, &pos);
+    } while (ev != SCAN_MORE && ev != SCAN_FAILED && !scanner.crowded);
+    int crowded = scanner.crowded;
+    scanner_free(&scanner);
+    return crowded;
+}
+
 /* The bytes of exactly one element, parsed; -1 with ValueError if not. */
 static int
 parse_one(CoreState *st, PyObject *data, StanzaInfo *info)
@@ -89,6 +117,15 @@ parse_one(CoreState *st, PyObject *data, StanzaInfo *info)
     }
     const char *p = PyBytes_AS_STRING(data);
     size_t n = (size_t)PyBytes_GET_SIZE(data);
+    if (n > INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "data is larger than 2 GiB");
+        return -1;
+    }
+    if (is_crowded(p, n)) {
+        PyErr_Format(PyExc_ValueError, "data has an element with more than "
+                     "%d attributes", SCANNER_MAX_ATTRS);
+        return -1;
+    }
     /* libxml2 keeps trailing text to itself until more input comes, so
        text after the element would go unseen: refuse it here. */
     size_t end = n;
@@ -99,7 +136,9 @@ parse_one(CoreState *st, PyObject *data, StanzaInfo *info)
     if (end == 0 || p[end - 1] != '>'
         || stanza_parse(st->parser, p, n, info) < 0) {
         PyErr_SetString(PyExc_ValueError,
-                        "data is not exactly one well-formed stanza");
+                        memmem(p, n, "<!DOCTYPE", 9) != NULL
+                        ? "data holds a DOCTYPE, which XMPP forbids"
+                        : "data is not exactly one well-formed stanza");
         return -1;
     }
     return 0;

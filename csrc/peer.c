@@ -137,6 +137,11 @@ peer_record(PeerObject *self, PyObject *arg)
     if (rtt == -1.0 && PyErr_Occurred()) {
         return NULL;
     }
+    if (!isfinite(rtt) || rtt < 0.0) {
+        PyErr_SetString(PyExc_ValueError, "rtt must be a finite number of "
+                        "seconds, 0 or more");
+        return NULL;
+    }
     peer_record_pong(self, rtt);
     Py_RETURN_NONE;
 }

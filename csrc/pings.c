@@ -176,6 +176,19 @@ check_peer(TapObject *self, PyObject *peer)
     return 0;
 }
 
+/* cancel_all() cancels a tracked ping's future: None, or one that can be
+   cancelled. */
+static int
+check_future(PyObject *future)
+{
+    if (future != Py_None && !PyObject_HasAttrString(future, "cancel")) {
+        PyErr_Format(PyExc_TypeError, "future must be a Future or None, "
+                     "not %.100s", Py_TYPE(future)->tp_name);
+        return -1;
+    }
+    return 0;
+}
+
 /* Writes our ping to the transport, or has slixmpp send it. */
 static int
 send_request(TapObject *self, PyObject *peer, PyObject *ifrom, Str id,
@@ -264,10 +277,12 @@ tap_track(TapObject *self, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     double timeout;
-    if (check_peer(self, args[0]) < 0 || timeout_arg(args[1], &timeout) < 0) {
+    if (check_peer(self, args[0]) < 0 || timeout_arg(args[1], &timeout) < 0
+        || check_future(args[2]) < 0) {
         return NULL;
     }
-    PingEntry *e = add_entry(self, args[0], timeout, args[2], args[3],
+    PingEntry *e = add_entry(self, args[0], timeout,
+                             args[2] == Py_None ? NULL : args[2], args[3],
                              ENTRY_TRACKED);
     if (e == NULL) {
         return NULL;
@@ -393,7 +408,26 @@ collect_key(PingEntry *e, void *arg)
     Py_DECREF(key);
 }
 
-/* Ends every ping in flight: their futures are cancelled. */
+/* Releases a call's result; of failed calls, keeps the first one's
+   exception in first[] and drops the others'. */
+static void
+keep_first_error(PyObject *result, int *failed, PyObject *first[3])
+{
+    if (result != NULL) {
+        Py_DECREF(result);
+        return;
+    }
+    if (*failed) {
+        PyErr_Clear();
+        return;
+    }
+    *failed = 1;
+    PyErr_Fetch(&first[0], &first[1], &first[2]);
+}
+
+/* Ends every ping in flight: their futures are cancelled.  Every ping ends
+   even if a future's cancel() raises; the first such error is raised once
+   all are gone. */
 static PyObject *
 tap_cancel_all(TapObject *self, PyObject *Py_UNUSED(ignored))
 {
@@ -407,8 +441,9 @@ tap_cancel_all(TapObject *self, PyObject *Py_UNUSED(ignored))
         return NULL;
     }
     CoreState *st = tap_state(self);
-    int rc = 0;
-    for (Py_ssize_t i = 0; rc == 0 && i < PyList_GET_SIZE(keys); i++) {
+    PyObject *first[3] = {NULL, NULL, NULL};
+    int failed = 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(keys); i++) {
         uint64_t key = PyLong_AsUnsignedLongLong(PyList_GET_ITEM(keys, i));
         PingEntry *e = inflight_find(&self->inflight, key);
         if (e == NULL) {
@@ -419,20 +454,21 @@ tap_cancel_all(TapObject *self, PyObject *Py_UNUSED(ignored))
         e->future = NULL;
         pings_release(self, e);
         if (future != NULL) {
-            PyObject *r = PyObject_CallMethodNoArgs(future, st->str_cancel);
+            keep_first_error(PyObject_CallMethodNoArgs(future, st->str_cancel),
+                             &failed, first);
             Py_DECREF(future);
-            rc = r == NULL ? -1 : 0;
-            Py_XDECREF(r);
         }
     }
     Py_DECREF(keys);
-    if (rc == 0 && self->timer != NULL) {
-        PyObject *r = PyObject_CallMethodNoArgs(self->timer, st->str_cancel);
-        Py_CLEAR(self->timer);
-        rc = r == NULL ? -1 : 0;
-        Py_XDECREF(r);
+    if (self->timer != NULL) {
+        PyObject *timer = self->timer;
+        self->timer = NULL;
+        keep_first_error(PyObject_CallMethodNoArgs(timer, st->str_cancel),
+                         &failed, first);
+        Py_DECREF(timer);
     }
-    if (rc < 0) {
+    if (failed) {
+        PyErr_Restore(first[0], first[1], first[2]);
         return NULL;
     }
     Py_RETURN_NONE;

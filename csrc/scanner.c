@@ -276,6 +276,7 @@ scanner_next(Scanner *s, const char *buf, size_t len, size_t *pos)
                 }
                 /* the name's first byte is left for ST_STAG_NAME */
                 s->tag_len = 0;
+                s->attrs = 0;
                 state = ST_STAG_NAME;
                 if (s->depth == 1) {
                     /* entering here at the call's first byte means the
@@ -416,6 +417,9 @@ scanner_next(Scanner *s, const char *buf, size_t len, size_t *pos)
                 state = ST_EMPTY;
             }
             else if (cls[c] & C_START) {
+                if (++s->attrs > SCANNER_MAX_ATTRS) {
+                    s->crowded = 1;
+                }
                 state = ST_ATTR_NAME;
             }
             else {

@@ -11,6 +11,10 @@
  * tag that does not match.  Giving up is final until scanner_reset(): the
  * caller then hands every byte to slixmpp's own parser, which reports the
  * error to the peer as slixmpp always has.
+ *
+ * It also notes an element with more than SCANNER_MAX_ATTRS attributes
+ * (crowded): libxml2 2.9 checks each attribute against every earlier one of
+ * its element, so such an element costs it time quadratic in their number.
  */
 #ifndef SLIXMPP_PING_C_SCANNER_H
 #define SLIXMPP_PING_C_SCANNER_H
@@ -19,6 +23,10 @@
 #include <stdint.h>
 
 #include "buf.h"
+
+/* More attributes than any stanza needs; libxml2 checks this many in well
+   under a millisecond. */
+#define SCANNER_MAX_ATTRS 1024
 
 typedef enum {
     SCAN_MORE,          /* every byte of the buffer was consumed */
@@ -65,6 +73,10 @@ typedef struct {
        tag_len bytes just past them */
     Buf names;
     size_t tag_len;
+    size_t attrs;             /* attributes of the start tag being read */
+    /* public: an element with more than SCANNER_MAX_ATTRS attributes was
+       seen since the caller last set it to 0 */
+    int crowded;
     /* public, valid after SCAN_STANZA_START */
     int stanza_start_in_earlier_read;
     /* public, valid after SCAN_STANZA_NAME: the element's qualified name is

@@ -303,8 +303,12 @@ start_context(StanzaParser *p)
         if (p->ctxt == NULL) {
             return -1;
         }
+        /* HUGE lifts libxml2's limits on the length of a value or of the
+           input held (10 MB), which only guard against what the DOCTYPE
+           we refuse could expand to. */
         xmlCtxtUseOptions(p->ctxt, XML_PARSE_NONET | XML_PARSE_NOERROR
-                                   | XML_PARSE_NOWARNING | XML_PARSE_NOCDATA);
+                                   | XML_PARSE_NOWARNING | XML_PARSE_NOCDATA
+                                   | XML_PARSE_HUGE);
     }
     else if (xmlCtxtResetPush(p->ctxt, NULL, 0, NULL, NULL) != 0) {
         drop_context(p);
@@ -337,6 +341,17 @@ stanza_parser_begin(StanzaParser *p, const char *root, size_t len)
     return start_context(p);
 }
 
+/* Whether libxml2 kept back bytes other than whitespace, unparsed until
+   more input comes: text after the stanza ("<iq/>x>"), seen by no
+   callback yet. */
+static int
+holds_back_text(const StanzaParser *p)
+{
+    xmlParserInputPtr in = p->ctxt->input;
+    return in != NULL && in->cur != NULL && in->end > in->cur
+           && !is_blank(in->cur, (int)(in->end - in->cur));
+}
+
 static Str
 slot_str(const StanzaParser *p, int slot)
 {
@@ -364,13 +379,13 @@ stanza_parse(StanzaParser *p, const char *span, size_t len, StanzaInfo *info)
     clear_stanza(p);
     p->parses++;
     int rc = xmlParseChunk(p->ctxt, span, (int)len, 0);
-    if (rc != 0 || p->failed || p->depth != 1) {
-        /* libxml2 stops at a fatal error; the next stanza needs a fresh
-           start from the root. */
+    if (rc != 0 || p->failed || p->depth != 1 || p->elements != 1
+        || !p->complete || p->stray_text || holds_back_text(p)) {
+        /* The next stanza starts afresh from the root: libxml2 stops at a
+           fatal error, and keeps to itself the bytes of a start tag it
+           took for unfinished (<iq id="<"/>), which would go before the
+           next stanza's. */
         p->ready = 0;
-        return -1;
-    }
-    if (p->elements != 1 || !p->complete || p->stray_text) {
         return -1;
     }
     info->name = slot_str(p, SLOT_NAME);

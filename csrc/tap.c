@@ -237,8 +237,14 @@ plain(Str s)
 static Action
 classify(TapObject *self, const char *span, size_t len, StanzaInfo *info)
 {
-    if (stanza_parse(self->stanza_parser, span, len, info) < 0
-        || !str_equals(info->name, "iq") || info->ns.ptr == NULL
+    if (stanza_parse(self->stanza_parser, span, len, info) < 0) {
+        /* Not well-formed: slixmpp's parser stops at it, and makes nothing
+           of the rest of the stream (it says so and disconnects); neither
+           may we. */
+        self->passive = 1;
+        return ACT_NONE;
+    }
+    if (!str_equals(info->name, "iq") || info->ns.ptr == NULL
         || info->ns.len != self->default_ns.len
         || memcmp(info->ns.ptr, self->default_ns.data, info->ns.len) != 0
         || info->id.ptr == NULL) {
@@ -438,8 +444,12 @@ scan_read(TapObject *self, const char *buf, size_t len)
         e->pos = pos;
         e->flag = ev == SCAN_STANZA_START
                   ? self->scanner.stanza_start_in_earlier_read
+                  : ev == SCAN_STANZA_END ? self->scanner.crowded
                   : self->scanner.stanza_is_iq;
         stanza_ended |= ev == SCAN_STANZA_END;
+        if (ev == SCAN_STANZA_START) {
+            self->scanner.crowded = 0;
+        }
         if (ev == SCAN_STREAM_END) {
             break;
         }
@@ -535,7 +545,9 @@ act_on_read(TapObject *self, const char *buf, size_t len, size_t n_events,
                 span = self->carry.data;
                 span_len = self->carry.len;
             }
-            Action action = classify(self, span, span_len, &info);
+            /* A crowded stanza would cost libxml2 more than slixmpp. */
+            Action action = ev->flag ? ACT_NONE
+                                     : classify(self, span, span_len, &info);
             int taken = 0;
             if (action != ACT_NONE) {
                 if (!carried) {

@@ -18,7 +18,8 @@ enum { ENTRY_TRACKED = 1 };
 typedef struct {
     ScanEvent kind;
     size_t pos;
-    int flag;           /* STANZA_START: '<' in an earlier read; NAME: iq */
+    int flag;           /* STANZA_START: '<' in an earlier read; NAME: iq;
+                           STANZA_END: crowded (see scanner.h) */
 } TapEvent;
 
 typedef struct {

@@ -12,9 +12,9 @@ from slixmpp.plugins.base import register_plugin
 from slixmpp.plugins.xep_0199 import Ping
 
 from slixmpp_ping_c._core import build_ping, build_result, parse_stanza
-from slixmpp_ping_c.plugin import XEP_0199, PingStats, PingTimeout
+from slixmpp_ping_c.plugin import XEP_0199, PingStats, PingTimeout, TooManyPings
 
 register_plugin(XEP_0199)
 
-__all__ = ['XEP_0199', 'Ping', 'PingStats', 'PingTimeout', 'build_ping',
-           'build_result', 'parse_stanza']
+__all__ = ['XEP_0199', 'Ping', 'PingStats', 'PingTimeout', 'TooManyPings',
+           'build_ping', 'build_result', 'parse_stanza']

@@ -17,6 +17,7 @@ import logging
 import time
 import uuid
 from asyncio import Future
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
@@ -123,6 +124,16 @@ class PingTimeout(NamedTuple):
     iq: Iq
 
 
+class TooManyPings(RuntimeError):
+    """ping() or send_ping() while ``max_pending`` pings are in flight
+    already: nothing was sent and nothing is tracked."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f'{limit} pings in flight already (max_pending); '
+                         'this one was not sent')
+        self.limit = limit
+
+
 class _InFlight(MatcherBase):
     """Matches the answers to our pings in flight: one table lookup per
     stanza, then slixmpp's own sender rules (MatchIDSender, or MatcherId
@@ -208,6 +219,12 @@ class XEP_0199(BasePlugin):
         error_is_pong -- If True, ping() counts a service-unavailable or
                      feature-not-implemented error from the pinged JID
                      as a pong.  Defaults to False.
+        max_pending -- At most this many pings in flight (None: no
+                     limit); past it ping() and send_ping() raise
+                     TooManyPings.  Defaults to 100,000.
+        stats_max_peers -- stats() keeps the statistics of at most this
+                     many JIDs (at least 1), dropping the least recently
+                     pinged.  Defaults to 10,000.
     Events:
         ping_timeout -- A ping timed out; data: PingTimeout(jid, iq).
         keepalive_failed -- The keepalive is about to reconnect; data:
@@ -231,6 +248,8 @@ class XEP_0199(BasePlugin):
         'keepalive_idle_only': False,
         'keepalive_retries': 1,
         'error_is_pong': False,
+        'max_pending': 100_000,
+        'stats_max_peers': 10_000,
     }
 
     def plugin_init(self) -> None:
@@ -246,9 +265,10 @@ class XEP_0199(BasePlugin):
         self._keepalive_misses = 0
         # is_ping_supported()'s answers, for this session.
         self._ping_support: dict[JID, bool] = {}
-        # Pings by the target the caller named, and by the JID pinged.
+        # Pings by the target the caller named (a cache), and by the full
+        # JID pinged, least recently pinged first (see _remember).
         self._peers: dict[Any, Peer] = {}
-        self._peers_by_jid: dict[JID, Peer] = {}
+        self._peers_by_jid: OrderedDict[str, Peer] = OrderedDict()
         # Bumped whenever what a Peer derives from the session may change.
         self._identity = 0
 
@@ -595,6 +615,9 @@ class XEP_0199(BasePlugin):
                     JID(self.xmpp.boundjid.host), timeout.iq))
                 self.xmpp.reconnect(0.0,
                                     "Ping timeout after %ds" % self.timeout)
+            except TooManyPings as full:
+                # No room for it: no sign of a dead link either.
+                log.warning('Keepalive ping not sent: %s', full)
             else:
                 self._keepalive_misses = 0
                 log.debug('Keepalive RTT: %s', rtt)
@@ -612,10 +635,10 @@ class XEP_0199(BasePlugin):
         # slixmpp's plugin pings xmpp.server for a component: the same
         # value (boundjid.server), without its deprecation warning.
         target = JID(jid or xmpp.boundjid.host)
-        peer = self._peers_by_jid.get(target)
+        peer = self._peers_by_jid.get(target.full)
         if peer is None:
             peer = Peer(target, target.full)
-            self._peers_by_jid[target] = peer
+            self._remember(peer)
         own_host = target == xmpp.boundjid.host
         own = xmpp.boundjid
         peer.self_jid = JID(own)
@@ -628,7 +651,32 @@ class XEP_0199(BasePlugin):
             # Iq.send's MatcherId: any sender, before the session is bound.
             peer.configure(None, own_host)
         peer.identity = self._identity
+        if len(self._peers) >= self.config['stats_max_peers']:
+            # Names for peers dropped since, perhaps: start afresh.
+            self._peers.clear()
         self._peers[jid] = peer
+        return peer
+
+    def _remember(self, peer: Peer) -> None:
+        """Keep a new peer's statistics, dropping those of the least
+        recently pinged peers beyond stats_max_peers."""
+        peers = self._peers_by_jid
+        peers[peer.to] = peer
+        while len(peers) > max(self.config['stats_max_peers'], 1):
+            _, dropped = peers.popitem(last=False)
+            # Never current again: the names cached for it miss.
+            dropped.identity = None
+
+    def _ping_target(self, jid: Any) -> Peer:
+        """The Peer to ping for ``jid`` as ping() names it, once there is
+        room for one more ping in flight."""
+        limit = self.config['max_pending']
+        if limit is not None and self._tap.pending() >= limit:
+            raise TooManyPings(limit)
+        peer = self._peers.get(jid)
+        if peer is None or peer.identity != self._identity:
+            peer = self._peer(jid)
+        self._peers_by_jid.move_to_end(peer.to)
         return peer
 
     def _sent_iq(self, id_: str, to: Any, ifrom: Any) -> Iq:
@@ -657,6 +705,7 @@ class XEP_0199(BasePlugin):
         came in time; coroutine functions are run as tasks.
 
         :param jid: The JID that will receive the ping.
+        :raises TooManyPings: When max_pending pings are in flight
         """
         if not timeout:
             timeout = self.timeout
@@ -665,9 +714,12 @@ class XEP_0199(BasePlugin):
         iq['type'] = 'get'
         iq['to'] = jid
         iq['from'] = ifrom
+        # Checked now, as the 'to' is by _peer(): slixmpp's send queue would
+        # fail to write it, with the ping already in flight.
+        JID(iq.xml.get('from', ''))
         iq.enable('ping')
 
-        peer = self._peer(iq['to'])
+        peer = self._ping_target(iq['to'])
         future = self.xmpp.loop.create_future()
         iq['id'] = self._tap.track(peer, timeout, future,
                                    (iq, callback, timeout_callback))
@@ -683,10 +735,9 @@ class XEP_0199(BasePlugin):
         :param jid: The JID that will receive the ping.
         :raises IqError: When the remote entity answered an error
         :raises IqTimeout: When the remote entity did not answer
+        :raises TooManyPings: When max_pending pings are in flight
         """
-        peer = self._peers.get(jid)
-        if peer is None or peer.identity != self._identity:
-            peer = self._peer(jid)
+        peer = self._ping_target(jid)
         if not timeout:
             timeout = self.config['timeout']
         if ifrom:
@@ -706,9 +757,10 @@ class XEP_0199(BasePlugin):
         often given) to its RTT or the exception ping() would have raised.
         This is a coroutine.
 
-        At most ``concurrency`` pings (and never more than ``max_pending``,
-        where the plugin has that setting) are in flight at once; each
-        answer or timeout sends the next.  Each JID costs one ping's
+        At most ``concurrency`` pings (and never more than ``max_pending``)
+        are in flight at once; each answer or timeout sends the next.  A JID
+        for which there is no room, other pings filling ``max_pending``,
+        gets TooManyPings.  Each JID costs one ping's
         future and one done callback: no task of its own.
         """
         # In the order given; each filled in as its answer comes.
@@ -717,7 +769,7 @@ class XEP_0199(BasePlugin):
             return results
         targets = list(results)
         width = len(targets)
-        for cap in (concurrency, getattr(self, 'max_pending', None)):
+        for cap in (concurrency, self.config['max_pending']):
             if cap is not None:
                 if cap < 1:
                     raise ValueError('concurrency and max_pending must be '
@@ -734,10 +786,8 @@ class XEP_0199(BasePlugin):
         def send_next() -> None:
             for jid in queue:
                 try:
-                    peer = self._peers.get(jid)
-                    if peer is None or peer.identity != self._identity:
-                        peer = self._peer(jid)
-                    future = tap.send_ping(peer, sender, timeout)
+                    future = tap.send_ping(self._ping_target(jid), sender,
+                                           timeout)
                 except Exception as exc:
                     results[jid] = exc
                     continue
@@ -870,4 +920,4 @@ class XEP_0199(BasePlugin):
         if jid is None:
             return {peer.jid: PingStats(*peer.stats())
                     for peer in self._peers_by_jid.values()}
-        return PingStats(*self._peers_by_jid[JID(jid)].stats())
+        return PingStats(*self._peers_by_jid[JID(jid).full].stats())

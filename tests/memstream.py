@@ -59,6 +59,11 @@ STREAM_FOOTER = b'</stream:stream>'
 #: leaves slixmpp's behaviour unchanged at its default.
 SLIXMPP_CONFIG_KEYS = frozenset({'keepalive', 'interval', 'timeout'})
 
+#: slixmpp-ping-c's own options at their defaults (README).
+OWN_CONFIG = {'keepalive_idle_only': False, 'keepalive_retries': 1,
+              'error_is_pong': False, 'max_pending': 100_000,
+              'stats_max_peers': 10_000}
+
 
 def split_config(config: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(slixmpp's options, the others) of a plugin configuration."""

@@ -11,7 +11,7 @@ from slixmpp.exceptions import IqTimeout
 from slixmpp.plugins.base import BasePlugin
 from slixmpp.plugins.xep_0199 import Ping
 
-from memstream import (CLIENT_JID, OLD_SLIXMPP, PING_NS, SERVER, MemoryStream,
+from memstream import (CLIENT_JID, OLD_SLIXMPP, OWN_CONFIG, PING_NS, SERVER, MemoryStream,
                        client_stream, error_xml, iq_xml, ping_xml, split_config)
 
 if TYPE_CHECKING:
@@ -19,8 +19,6 @@ if TYPE_CHECKING:
 
 DISCO_INFO_NS = 'http://jabber.org/protocol/disco#info'
 NOT_IMPLEMENTED_TEXT = 'No handlers registered for this request.'
-
-
 def test_class_attributes(impl: Impl) -> None:
     cls = impl.cls
     assert issubclass(cls, BasePlugin)
@@ -29,7 +27,7 @@ def test_class_attributes(impl: Impl) -> None:
     assert set(cls.dependencies) == {'xep_0030'}
     theirs, ours = split_config(cls.default_config)
     assert theirs == {'keepalive': False, 'interval': 300, 'timeout': 30}
-    assert not ours or impl.is_c   # options of our own: tests/test_features.py
+    assert ours == (OWN_CONFIG if impl.is_c else {})
 
 
 async def test_registered_instance_is_impl(impl: Impl) -> None:
@@ -40,25 +38,27 @@ async def test_registered_instance_is_impl(impl: Impl) -> None:
         assert s.xmpp.plugin.enabled('xep_0030')
 
 
-def assert_config(plugin: BasePlugin, expected: dict[str, object]) -> None:
-    """slixmpp's options as expected; ours (if any) at their defaults."""
+def assert_config(impl: Impl, plugin: BasePlugin,
+                  expected: dict[str, object]) -> None:
+    """slixmpp's options as expected; ours (only ours has any) at their
+    defaults."""
     theirs, ours = split_config(plugin.config)
     assert theirs == expected
-    assert ours == split_config(type(plugin).default_config)[1]
+    assert ours == (OWN_CONFIG if impl.is_c else {})
 
 
 async def test_default_config_readable(impl: Impl) -> None:
     async with client_stream(impl.cls) as s:
         plugin = s.ping_plugin
         assert (plugin.keepalive, plugin.interval, plugin.timeout) == (False, 300, 30)
-        assert_config(plugin, {'keepalive': False, 'interval': 300, 'timeout': 30})
+        assert_config(impl, plugin, {'keepalive': False, 'interval': 300, 'timeout': 30})
 
 
 async def test_config_given_at_registration(impl: Impl) -> None:
     async with client_stream(impl.cls, config={'interval': 60, 'timeout': 10}) as s:
         plugin = s.ping_plugin
         assert (plugin.keepalive, plugin.interval, plugin.timeout) == (False, 60, 10)
-        assert_config(plugin, {'keepalive': False, 'interval': 60, 'timeout': 10})
+        assert_config(impl, plugin, {'keepalive': False, 'interval': 60, 'timeout': 10})
 
 
 async def test_config_attributes_writable(impl: Impl) -> None:
@@ -69,7 +69,7 @@ async def test_config_attributes_writable(impl: Impl) -> None:
         plugin.keepalive = True
         assert (plugin.keepalive, plugin.interval, plugin.timeout) == (True, 42, 5)
         # BasePlugin semantics: the attributes are views of plugin.config
-        assert_config(plugin, {'keepalive': True, 'interval': 42, 'timeout': 5})
+        assert_config(impl, plugin, {'keepalive': True, 'interval': 42, 'timeout': 5})
         plugin.keepalive = False  # setting the flag alone schedules nothing
         assert 'Ping keepalive' not in s.xmpp.scheduled_events
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from conftest import load_impl
-from memstream import OLD_SLIXMPP, split_config
+from memstream import OLD_SLIXMPP, OWN_CONFIG, split_config
 
 # Runs the case's setup and registration inside a running loop (as an
 # application would), then reports what slixmpp loaded.
@@ -78,7 +78,7 @@ def assert_ours(result: dict[str, Any], config: dict[str, Any] = DEFAULT_CONFIG)
     assert result['registry_is_ours']
     theirs, ours = split_config(result['config'])
     assert theirs == config
-    assert ours == split_config(load_impl('c').cls.default_config)[1]
+    assert ours == OWN_CONFIG
     assert result['attrs'] == [config['keepalive'], config['interval'], config['timeout']]
 
 

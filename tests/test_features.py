@@ -18,7 +18,7 @@ from slixmpp.jid import JID, InvalidJID
 from conftest import load_impl
 from memstream import (CLIENT_JID, SERVER, MemoryStream, client_stream, error_xml,
                        iq_xml, message_xml, ping_xml, result_xml)
-from slixmpp_ping_c import PingTimeout
+from slixmpp_ping_c import PingTimeout, TooManyPings
 
 if TYPE_CHECKING:
     from conftest import Impl
@@ -419,8 +419,7 @@ async def test_ping_many_keeps_concurrency_in_flight() -> None:
 
 
 async def test_ping_many_honours_max_pending() -> None:
-    """max_pending, where the plugin has it, caps the pings in flight
-    (set here as that setting would be)."""
+    """max_pending caps ping_many's pings in flight as any others."""
     async with client_stream(OURS) as s:
         plugin = s.ping_plugin
         plugin.max_pending = 2
@@ -437,6 +436,48 @@ async def test_ping_many_honours_max_pending() -> None:
             await s.settle()
         assert peak == 2
         assert all(isinstance(rtt, float) for rtt in (await task).values())
+
+
+async def test_ping_many_without_room_gives_too_many_pings() -> None:
+    """Other pings filling max_pending: the JIDs without room get the
+    TooManyPings ping() would raise, and nothing is sent for them."""
+    async with client_stream(OURS, config={'max_pending': 3}) as s:
+        plugin = s.ping_plugin
+        others = [asyncio.ensure_future(plugin.ping(SERVER, timeout=5))
+                  for _ in range(2)]
+        await s.wait_for_output()
+        waiting = sent_iqs(s)
+        targets = jids(3)
+        results = asyncio.ensure_future(plugin.ping_many(targets, timeout=5))
+        await s.wait_for_output()
+        (iq,) = sent_iqs(s)
+        assert iq.get('to') == targets[0]
+        s.feed(result_xml(iq.get('id'), frm=targets[0]))
+        for other in waiting:
+            s.feed(result_xml(other.get('id'), frm=SERVER))
+        results = await results
+        assert isinstance(results[targets[0]], float)
+        assert [type(results[j]) for j in targets[1:]] == [TooManyPings] * 2
+        assert all(isinstance(rtt, float) for rtt in await asyncio.gather(*others))
+        assert sent_iqs(s) == []
+
+
+async def test_keepalive_without_room_skips_a_round() -> None:
+    """A keepalive ping max_pending leaves no room for is not sent, and is
+    no sign of a dead link: no reconnect, no event."""
+    async with client_stream(OURS, config={'max_pending': 1}) as s:
+        rec = Recorder(s, 'ping_timeout', 'keepalive_failed')
+        plugin = s.ping_plugin
+        other = asyncio.ensure_future(plugin.ping(PEER, timeout=5))
+        await s.wait_for_output()
+        (iq,) = sent_iqs(s)
+        plugin.enable_keepalive(10, 0.05)
+        plugin._keepalive_tick()
+        await asyncio.sleep(0.2)
+        plugin.disable_keepalive()
+        assert sent_iqs(s) == [] and rec.names() == []
+        s.feed(result_xml(iq.get('id'), frm=PEER))
+        assert isinstance(await other, float)
 
 
 async def test_ping_many_bad_jid_and_empty() -> None:
