@@ -22,7 +22,7 @@ import time
 import slixmpp
 from harness import fresh_client
 
-from leakcheck import Cycler, measure  # noqa: E402 (harness sets the path)
+from leakcheck import Cycler, measure
 
 
 def mib(n: float) -> str:

@@ -242,7 +242,7 @@ class Cycler:
         for start in range(0, len(stanzas), 50):
             self.stream.feed(''.join(stanzas[start:start + 50]))
         results = await asyncio.gather(*waits, return_exceptions=True)
-        for plan, outcome in zip(plans, results):
+        for plan, outcome in zip(plans, results, strict=True):
             if not isinstance(outcome, plan.expect):
                 raise AssertionError(f'{plan}: {outcome!r}')
             self.outcomes[plan.kind, plan.expect.__name__] += 1

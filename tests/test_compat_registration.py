@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 
-from conftest import load_impl
 from memstream import OLD_SLIXMPP, OWN_CONFIG, split_config
 
 # Runs the case's setup and registration inside a running loop (as an

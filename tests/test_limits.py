@@ -5,6 +5,7 @@ peer can predict."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 from typing import Any
 
@@ -128,9 +129,9 @@ def test_ids_are_unpredictable() -> None:
     assert len(set(ids)) == len(ids)
     assert all(ID_FORM.fullmatch(id_) for id_ in ids)
     keys = [int(id_, 16) for id_ in ids]
-    steps = {b - a for a, b in zip(keys, keys[1:])}
+    steps = {b - a for a, b in itertools.pairwise(keys)}
     assert len(steps) > len(keys) // 2
-    rising = sum(b > a for a, b in zip(keys, keys[1:]))
+    rising = sum(b > a for a, b in itertools.pairwise(keys))
     # ~10,000 ± 71 for random ids; 5,000 is 70 standard deviations away.
     assert 5_000 < rising < 15_000
     for bit in range(64):
