@@ -82,3 +82,50 @@ wheel: deps $(VENV)/.deps-installed
 
 clean:
 	rm -rf build dist *.egg-info slixmpp_ping_c/*.so $(VENV) $(VENV_OLDEST)
+
+# Fuzzing: libFuzzer harnesses under tests/fuzz/ (see its README), each
+# run for FUZZ_SECONDS from its committed seed corpus plus what earlier runs
+# found (kept in $(FUZZ_DIR)); a crash, leak or sanitizer report fails.
+# Their packages are installed by `make fuzz` only.
+FUZZ_APT_PACKAGES ?= clang libclang-rt-14-dev
+FUZZ_SECONDS ?= 60
+FUZZ_DIR ?= build/fuzz
+FUZZ_CC ?= clang
+FUZZ_SANITIZERS := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_C_HARNESSES := parse_stanza serialize scanner
+FUZZ_PY_HARNESSES := tap
+# Python embedded in the harnesses that call the module, and libxml2.
+FUZZ_CFLAGS = -std=c11 -g -O1 -Wall -Wextra -Werror -Icsrc -Itests/fuzz \
+  $$(pkg-config --cflags libxml-2.0) $$($(PYTHON)-config --includes)
+FUZZ_LDLIBS = $$(pkg-config --libs libxml-2.0) \
+  $$($(PYTHON)-config --embed --ldflags) \
+  -Wl,-rpath,$$($(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR"))')
+# libFuzzer's options for every run; leaks are checked after each input.
+FUZZ_RUN = -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+  -detect_leaks=1 -timeout=10 -rss_limit_mb=2048
+FUZZ_ENV = ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=0 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  LSAN_OPTIONS=suppressions=$(abspath tests/fuzz/lsan.supp):print_suppressions=0
+
+.PHONY: fuzz fuzz-deps fuzz-build
+
+fuzz-deps: deps
+	$(call apt_install,$(FUZZ_APT_PACKAGES))
+
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/embed.c tests/fuzz/embed.h \
+    csrc/*.c csrc/*.h
+	@mkdir -p $(FUZZ_DIR)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(FUZZ_SANITIZERS) \
+	  -o $@ $< tests/fuzz/embed.c csrc/*.c $(FUZZ_LDLIBS)
+
+fuzz-build: fuzz-deps
+	$(MAKE) $(FUZZ_C_HARNESSES:%=$(FUZZ_DIR)/fuzz_%)
+
+fuzz: fuzz-build
+	@set -e; for h in $(FUZZ_C_HARNESSES); do \
+	  mkdir -p $(FUZZ_DIR)/corpus/$$h $(FUZZ_DIR)/artifacts/$$h; \
+	  echo "== fuzz_$$h for $(FUZZ_SECONDS) s"; \
+	  $(FUZZ_ENV) $(FUZZ_DIR)/fuzz_$$h $(FUZZ_RUN) \
+	    -artifact_prefix=$(FUZZ_DIR)/artifacts/$$h/ \
+	    $(FUZZ_DIR)/corpus/$$h tests/fuzz/corpus/$$h; \
+	done

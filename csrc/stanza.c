@@ -293,6 +293,18 @@ clear_stanza(StanzaParser *p)
     p->arena.len = 0;
 }
 
+/* Until more input comes, libxml2 keeps to itself what it cannot judge yet
+   (text after the element, an unfinished tag): anything but whitespace
+   left over means more than one element, and must not reach the next
+   stanza. */
+static int
+rest_is_blank(const StanzaParser *p)
+{
+    const xmlParserInputPtr in = p->ctxt->input;
+    return in == NULL || in->cur == NULL
+           || is_blank(in->cur, (int)(in->end - in->cur));
+}
+
 /* Parses the saved root into a fresh or reset context. */
 static int
 start_context(StanzaParser *p)
@@ -314,7 +326,8 @@ start_context(StanzaParser *p)
     p->depth = 0;
     clear_stanza(p);
     if (xmlParseChunk(p->ctxt, p->root.data, (int)p->root.len, 0) != 0
-        || p->failed || p->depth != 1 || p->elements != 0) {
+        || p->failed || p->depth != 1 || p->elements != 0
+        || !rest_is_blank(p)) {
         drop_context(p);
         return -1;
     }
@@ -364,7 +377,7 @@ stanza_parse(StanzaParser *p, const char *span, size_t len, StanzaInfo *info)
     clear_stanza(p);
     p->parses++;
     int rc = xmlParseChunk(p->ctxt, span, (int)len, 0);
-    if (rc != 0 || p->failed || p->depth != 1) {
+    if (rc != 0 || p->failed || p->depth != 1 || !rest_is_blank(p)) {
         /* libxml2 stops at a fatal error; the next stanza needs a fresh
            start from the root. */
         p->ready = 0;

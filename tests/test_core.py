@@ -102,6 +102,21 @@ def test_parse_stanza_after_refusal_still_works() -> None:
     assert parse_stanza(b"<iq id='ok'/>")['id'] == 'ok'
 
 
+@pytest.mark.parametrize('data', [
+    b"<iq type='get' id='1'/>x>",
+    b"<iq type='get' id='1'/><!-- unfinished >",
+    b"<iq type='get' id='1'/></<iq type='get'>",
+], ids=['text', 'comment', 'unfinished-tag'])
+def test_what_libxml2_holds_back_after_a_stanza(data: bytes) -> None:
+    """Found by fuzzing: bytes after the element that libxml2 keeps until
+    more input comes were taken for one stanza, then spoiled the next."""
+    with pytest.raises(ValueError):
+        parse_stanza(data)
+    with pytest.raises(ValueError):
+        _core.reply_to_ping(data)
+    assert parse_stanza(b"<iq id='ok'/>")['id'] == 'ok'
+
+
 def test_a_one_megabyte_id() -> None:
     big = 'x' * 1_000_000
     assert parse_stanza(build_ping(big, 'example.com'))['id'] == big
