@@ -152,11 +152,22 @@ class FakeTransport:
         self.written.append(data)
 
 
+class FakeParser:
+    """slixmpp's XMLPullParser, as the tap asks it whether it refused the
+    stream: never."""
+
+    def feed(self, data: bytes) -> None:
+        pass
+
+    def read_events(self) -> Iterable[tuple[str, Any]]:
+        return ()
+
+
 class FakeStream:
     """What the tap reads of slixmpp's XMLStream."""
 
     def __init__(self) -> None:
-        self.parser = object()
+        self.parser = FakeParser()
         self.transport = FakeTransport()
         self._session_started = True
         self._always_send_everything = False
@@ -170,7 +181,7 @@ class FakeStream:
             self.restart()
 
     def restart(self) -> None:
-        self.parser = object()
+        self.parser = FakeParser()
 
 
 class TimeoutLog:
