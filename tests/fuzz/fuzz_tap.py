@@ -14,7 +14,7 @@ component's stream), a byte n, n % 16 cut points of two bytes each (little
 endian, modulo the stream's length + 1), then the stream.  In the stream,
 ``$1`` and ``$2`` stand for the ids of two pings in flight: one to our own
 server (any sender, an error counts), one that only ``example.com`` may
-answer.
+answer; ``$B`` for 16 KiB of text, more than the tap holds back.
 
 Run by ``make fuzz`` with the module built with AddressSanitizer and
 libFuzzer's coverage (FUZZ_CORE names it); without FUZZ_CORE it uses the
@@ -60,6 +60,8 @@ MAX_CUTS = 16
 # Whitespace, which goes anywhere the tap may be holding, past that size
 # ends every stream, so that both sides have seen every byte.
 FLUSH = b' ' * (16 * 1024 + 1)
+# What $B stands for: enough to make an iq too big to hold.
+BIG = b'b' * (16 * 1024)
 QUIET = logging.getLogger('fuzz_tap.quiet')
 QUIET.setLevel(logging.WARNING)
 # slixmpp logs every parse error; the harness compares them instead.
@@ -210,7 +212,7 @@ def through_tap(flags: int, reads: list[bytes]) -> tuple[Log, list[bytes]]:
         future.id = ET.fromstring(request).get('id')
         ids.append(future.id.encode())
     reads = [read.replace(b'$1', ids[0]).replace(b'$2', ids[1])
-             for read in reads] + [FLUSH]
+             .replace(b'$B', BIG) for read in reads] + [FLUSH]
     stream.transport.log = log
     for read in reads:
         tap(read)
