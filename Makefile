@@ -89,8 +89,8 @@ clean:
 # or failed oracle fails.  The C harnesses link csrc/ themselves (Python
 # embedded where they call the module); the tap's, in Python with atheris,
 # loads the module built with the same sanitizers and libFuzzer's coverage.
-# Their packages are installed by `make fuzz` only.
-FUZZ_APT_PACKAGES ?= clang libclang-rt-14-dev
+# Their packages (python3-dev: Python to embed) come with `make fuzz` only.
+FUZZ_APT_PACKAGES ?= clang libclang-rt-14-dev python3-dev
 FUZZ_PIP_PACKAGES ?= atheris
 FUZZ_SECONDS ?= 60
 FUZZ_DIR ?= build/fuzz
