@@ -300,7 +300,7 @@ clear_stanza(StanzaParser *p)
 static int
 rest_is_blank(const StanzaParser *p)
 {
-    const xmlParserInputPtr in = p->ctxt->input;
+    const xmlParserInput *in = p->ctxt->input;
     return in == NULL || in->cur == NULL
            || is_blank(in->cur, (int)(in->end - in->cur));
 }

@@ -53,6 +53,7 @@ tap_sync_stream(TapObject *self)
     self->in_header = 1;
     self->holding = 0;
     self->carry.len = 0;
+    self->fed_unchecked = 0;
     self->passive = parser == Py_None;
     PyObject *transport = PyObject_GetAttr(self->xmpp, st->str_transport);
     if (transport == NULL) {
