@@ -10,7 +10,7 @@ header and end, and a rejection as not well-formed (at the same place
 among the stanzas, nothing dispatched after it) must be the same too.
 
 Input: a flags byte (bit 0: answer pings, bit 1: complete pongs, bit 2: a
-component's stream), a byte n, n % 16 cut points of two bytes each (little
+component's stream, bit 3: no writing to the transport), a byte n, n % 16 cut points of two bytes each (little
 endian, modulo the stream's length + 1), then the stream.  In the stream,
 ``$1`` and ``$2`` stand for the ids of two pings in flight: one to our own
 server (any sender, an error counts), one that only ``example.com`` may
@@ -190,15 +190,16 @@ def through_tap(flags: int, reads: list[bytes]) -> tuple[Log, list[bytes]]:
     ns = COMPONENT_NS if flags & 4 else CLIENT_NS
     stream = Recorder(ns)
     log = stream.log
+    slow: list[str] = []
     tap = Tap(stream, stream.data_received, Loop(log), default_ns=ns,
               component=bool(flags & 4), log=QUIET,
               send_queue=SimpleNamespace(_unfinished_tasks=0),
               normalize_jid=_reply_jid,
-              send_slow=lambda *args: None,
+              send_slow=lambda id_, peer, ifrom: slow.append(id_),
               on_timeout=lambda *args: None)
     tap.answer_pings = bool(flags & 1)
     tap.complete_pongs = bool(flags & 2)
-    tap.direct_send = True
+    tap.direct_send = not flags & 8
     own = Peer('example.com', 'example.com')
     own.configure(None, True)
     other = Peer('other@example.net', 'other@example.net')
@@ -206,8 +207,9 @@ def through_tap(flags: int, reads: list[bytes]) -> tuple[Log, list[bytes]]:
     ids = []
     for peer in (own, other):
         future = tap.send_ping(peer, None, 60.0)
-        (request,) = stream.transport.requests[-1:]
-        future.id = ET.fromstring(request).get('id')
+        # Written by the tap, or handed to slixmpp to send.
+        requests = stream.transport.requests
+        future.id = slow.pop() if slow else ET.fromstring(requests.pop()).get('id')
         ids.append(future.id.encode())
     reads = [read.replace(b'$1', ids[0]).replace(b'$2', ids[1])
              .replace(b'$B', BIG) for read in reads] + [FLUSH]
