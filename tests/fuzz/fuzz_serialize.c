@@ -181,13 +181,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t lens[N_FIELDS] = {0};
     const uint8_t *p = data, *end = data + size;
     for (int i = 0; i < N_FIELDS; i++) {
-        f[i] = Py_NewRef(Py_None);
         if (p == NULL) {
+            f[i] = Py_NewRef(Py_None);
             continue;
         }
         const uint8_t *sep = memchr(p, 0xFF, (size_t)(end - p));
         const uint8_t *stop = sep ? sep : end;
-        Py_DECREF(f[i]);
         spans[i] = (const char *)p;
         lens[i] = (size_t)(stop - p);
         f[i] = PyUnicode_DecodeUTF8(spans[i], (Py_ssize_t)lens[i],
