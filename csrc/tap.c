@@ -700,6 +700,7 @@ tap_call(TapObject *self, PyObject *const *args, size_t nargsf,
             PyObject *r = PyObject_CallOneArg(self->feed, data);
             rc = r == NULL ? -1 : 0;
             Py_XDECREF(r);
+            self->fed_unchecked = 1;
         }
         else {
             rc = feed_bytes(self, buf + pass_from, len - pass_from);

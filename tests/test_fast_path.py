@@ -169,3 +169,17 @@ async def test_no_pong_taken_once_slixmpp_refused_the_stream() -> None:
         (outcome,) = await asyncio.gather(task, return_exceptions=True)
         assert isinstance(outcome, Exception)
         assert counters(s)[1] == before
+
+
+async def test_no_ping_answered_once_slixmpp_refused_an_earlier_read() -> None:
+    """Found by fuzzing: the read slixmpp refused went to it whole, and the
+    tap answered a ping that began the next one."""
+    async with client_stream(XEP_0199, check_pending=False) as s:
+        s.feed(b'<message><body>x</body></message>\x91')
+        await s.settle()
+        assert 'not-well-formed' in s.take_sent().decode()
+        before = counters(s)[0]
+        s.feed(ping_xml('late', frm=SERVER))
+        await s.settle()
+        assert 'type="result"' not in s.take_sent().decode()
+        assert counters(s)[0] == before
