@@ -154,3 +154,81 @@ lint-python: $(VENV)/.deps-installed
 
 clean:
 	rm -rf build dist *.egg-info slixmpp_ping_c/*.so $(VENV) $(VENV_OLDEST)
+
+# Fuzzing: libFuzzer harnesses under tests/fuzz/, each run for FUZZ_SECONDS
+# from its committed seed corpus (tests/fuzz/corpus/<harness>/) plus what
+# earlier runs found ($(FUZZ_DIR)/corpus/); a crash, leak, sanitizer report
+# or failed oracle fails.  The C harnesses link csrc/ themselves (Python
+# embedded where they call the module); the tap's, in Python with atheris,
+# loads the module built with the same sanitizers and libFuzzer's coverage.
+# Their packages (python3-dev: Python to embed) come with `make fuzz` only.
+FUZZ_APT_PACKAGES ?= clang libclang-rt-14-dev python3-dev
+FUZZ_PIP_PACKAGES ?= atheris
+FUZZ_SECONDS ?= 60
+FUZZ_DIR ?= build/fuzz
+FUZZ_CC ?= clang
+FUZZ_SANITIZE := address,undefined
+FUZZ_C_HARNESSES := parse_stanza serialize scanner
+FUZZ_CFLAGS = -std=c11 -g -O1 -Wall -Wextra -Werror -Icsrc -Itests/fuzz \
+  -fsanitize=fuzzer,$(FUZZ_SANITIZE) -fno-sanitize-recover=all \
+  $$(pkg-config --cflags libxml-2.0) $$($(PYTHON)-config --includes)
+FUZZ_LDLIBS = $$(pkg-config --libs libxml-2.0) \
+  $$($(PYTHON)-config --embed --ldflags) \
+  -Wl,-rpath,$$($(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR"))')
+FUZZ_CORE_FLAGS := -g -O1 -fsanitize=fuzzer-no-link,$(FUZZ_SANITIZE) \
+  -fno-sanitize-recover=all
+# libFuzzer's options for every run.  Leaks are looked for after every input
+# but in the tap's harness (where Python makes that 20 times slower): there
+# LeakSanitizer looks once, at the end, PYTHONMALLOC=malloc showing it
+# every object.
+FUZZ_RUN = -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+  -timeout=10 -rss_limit_mb=2048
+FUZZ_ENV = ASAN_OPTIONS=detect_leaks=1 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  LSAN_OPTIONS=suppressions=$(abspath tests/fuzz/lsan.supp):print_suppressions=0
+# One harness ($(1)) on its corpus: $(2) is the command.
+define fuzz_run
+	@mkdir -p $(FUZZ_DIR)/corpus/$(1) $(FUZZ_DIR)/artifacts/$(1)
+	@echo "== fuzz_$(1) for $(FUZZ_SECONDS) s"
+	$(2) $(FUZZ_RUN) -artifact_prefix=$(FUZZ_DIR)/artifacts/$(1)/ \
+	  $(FUZZ_DIR)/corpus/$(1) tests/fuzz/corpus/$(1)
+endef
+
+.PHONY: fuzz fuzz-deps fuzz-build fuzz-run-tap
+
+fuzz-deps: deps
+	$(call apt_install,$(FUZZ_APT_PACKAGES))
+
+$(VENV)/.fuzz-installed: $(VENV)/.deps-installed
+	$(VENV)/bin/pip install -q $(FUZZ_PIP_PACKAGES)
+	touch $@
+
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/embed.c tests/fuzz/embed.h \
+    csrc/*.c csrc/*.h
+	@mkdir -p $(FUZZ_DIR)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< tests/fuzz/embed.c csrc/*.c \
+	  $(FUZZ_LDLIBS)
+
+$(FUZZ_DIR)/lib/.built: csrc/*.c csrc/*.h setup.py $(VENV)/.deps-installed
+	rm -rf $(FUZZ_DIR)/lib
+	CC=$(FUZZ_CC) LDSHARED="$(FUZZ_CC) -shared" \
+	  SLIXMPP_PING_C_CFLAGS="$(FUZZ_CORE_FLAGS)" \
+	  SLIXMPP_PING_C_LDFLAGS="$(FUZZ_CORE_FLAGS)" \
+	  $(VENV)/bin/python setup.py -q build_ext --build-lib $(FUZZ_DIR)/lib \
+	  --build-temp $(FUZZ_DIR)/tmp
+	touch $@
+
+fuzz-build: fuzz-deps $(VENV)/.fuzz-installed
+	$(MAKE) $(FUZZ_C_HARNESSES:%=$(FUZZ_DIR)/fuzz_%) $(FUZZ_DIR)/lib/.built
+
+fuzz: fuzz-build
+	$(MAKE) $(FUZZ_C_HARNESSES:%=fuzz-run-%) fuzz-run-tap
+
+fuzz-run-%:
+	$(call fuzz_run,$*,$(FUZZ_ENV) $(FUZZ_DIR)/fuzz_$*)
+
+fuzz-run-tap:
+	$(call fuzz_run,tap,$(FUZZ_ENV) PYTHONMALLOC=malloc PYTHONPATH=$(CURDIR) \
+	  FUZZ_CORE=$$(echo $(FUZZ_DIR)/lib/slixmpp_ping_c/_core*.so) \
+	  LD_PRELOAD=$$($(VENV)/bin/python -c 'import atheris; print(atheris.path())')/asan_with_fuzzer.so \
+	  $(VENV)/bin/python tests/fuzz/fuzz_tap.py -detect_leaks=0)

@@ -43,6 +43,10 @@ buf_reserve(Buf *b, size_t extra)
 int
 buf_append(Buf *b, const char *s, size_t n)
 {
+    if (n == 0) {
+        /* b->data may still be NULL, which memcpy() may not be given. */
+        return 0;
+    }
     if (buf_reserve(b, n) < 0) {
         return -1;
     }

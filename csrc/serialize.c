@@ -43,6 +43,11 @@ next_code_point(const unsigned char *s, size_t n, size_t *i)
         }
         cp = (cp << 6) | (s[*i + k] & 0x3F);
     }
+    /* An overlong form is not UTF-8 (and could hide any character). */
+    static const int32_t shortest[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < shortest[more]) {
+        return -1;
+    }
     *i += more + 1;
     return cp;
 }

@@ -293,6 +293,18 @@ clear_stanza(StanzaParser *p)
     p->arena.len = 0;
 }
 
+/* Until more input comes, libxml2 keeps to itself what it cannot judge yet
+   (text after the element, an unfinished tag): anything but whitespace
+   left over means more than one element, and must not reach the next
+   stanza. */
+static int
+rest_is_blank(const StanzaParser *p)
+{
+    const xmlParserInput *in = p->ctxt->input;
+    return in == NULL || in->cur == NULL
+           || is_blank(in->cur, (int)(in->end - in->cur));
+}
+
 /* Parses the saved root into a fresh or reset context. */
 static int
 start_context(StanzaParser *p)
@@ -318,7 +330,8 @@ start_context(StanzaParser *p)
     p->depth = 0;
     clear_stanza(p);
     if (xmlParseChunk(p->ctxt, p->root.data, (int)p->root.len, 0) != 0
-        || p->failed || p->depth != 1 || p->elements != 0) {
+        || p->failed || p->depth != 1 || p->elements != 0
+        || !rest_is_blank(p)) {
         drop_context(p);
         return -1;
     }
@@ -339,17 +352,6 @@ stanza_parser_begin(StanzaParser *p, const char *root, size_t len)
         return -1;
     }
     return start_context(p);
-}
-
-/* Whether libxml2 kept back bytes other than whitespace, unparsed until
-   more input comes: text after the stanza ("<iq/>x>"), seen by no
-   callback yet. */
-static int
-holds_back_text(const StanzaParser *p)
-{
-    xmlParserInputPtr in = p->ctxt->input;
-    return in != NULL && in->cur != NULL && in->end > in->cur
-           && !is_blank(in->cur, (int)(in->end - in->cur));
 }
 
 static Str
@@ -380,7 +382,7 @@ stanza_parse(StanzaParser *p, const char *span, size_t len, StanzaInfo *info)
     p->parses++;
     int rc = xmlParseChunk(p->ctxt, span, (int)len, 0);
     if (rc != 0 || p->failed || p->depth != 1 || p->elements != 1
-        || !p->complete || p->stray_text || holds_back_text(p)) {
+        || !p->complete || p->stray_text || !rest_is_blank(p)) {
         /* The next stanza starts afresh from the root: libxml2 stops at a
            fatal error, and keeps to itself the bytes of a start tag it
            took for unfinished (<iq id="<"/>), which would go before the

@@ -53,6 +53,7 @@ tap_sync_stream(TapObject *self)
     self->in_header = 1;
     self->holding = 0;
     self->carry.len = 0;
+    self->fed_unchecked = 0;
     self->passive = parser == Py_None;
     PyObject *transport = PyObject_GetAttr(self->xmpp, st->str_transport);
     if (transport == NULL) {
@@ -85,6 +86,7 @@ feed_bytes(TapObject *self, const char *p, size_t n)
         return -1;
     }
     Py_DECREF(r);
+    self->fed_unchecked = 1;
     PyObject *parser = PyObject_GetAttr(self->xmpp,
                                         tap_state(self)->str_parser);
     if (parser == NULL) {
@@ -360,6 +362,46 @@ answer_ping(TapObject *self, const StanzaInfo *info)
     return rc;
 }
 
+/* 1 if slixmpp's parser has refused the stream, 0 if not, -1 on error.
+   slixmpp says so only by the ParseError it catches in data_received, and
+   from then on drops every read: no stanza may be taken after that.  Fed
+   whitespace, which the stream allows where a stanza is about to start,
+   the parser raises again if it refused, and gives no event otherwise.
+   Asked only when slixmpp got bytes since it was last asked. */
+static int
+parser_refused(TapObject *self)
+{
+    if (!self->fed_unchecked) {
+        return 0;
+    }
+    self->fed_unchecked = 0;
+    PyObject *r = PyObject_CallMethod(self->parser, "feed", "y#", " ",
+                                      (Py_ssize_t)1);
+    if (r == NULL) {
+        return -1;
+    }
+    Py_DECREF(r);
+    PyObject *events = PyObject_CallMethod(self->parser, "read_events", NULL);
+    PyObject *it = events ? PyObject_GetIter(events) : NULL;
+    Py_XDECREF(events);
+    if (it == NULL) {
+        return -1;
+    }
+    PyObject *event = PyIter_Next(it);
+    Py_DECREF(it);
+    if (event != NULL) {
+        /* Cannot happen (see above); slixmpp is left to decide. */
+        Py_DECREF(event);
+        return 1;
+    }
+    if (PyErr_ExceptionMatches(PyExc_SyntaxError)) {
+        /* xml.etree's ParseError */
+        PyErr_Clear();
+        return 1;
+    }
+    return PyErr_Occurred() ? -1 : 0;
+}
+
 /* Takes the action if it is still ours once the bytes before the stanza
    reached slixmpp (whose handlers may have sent something, or completed
    the ping).  1 if taken, 0 if the stanza is slixmpp's, -1 on error. */
@@ -369,6 +411,11 @@ act(TapObject *self, Action act, const StanzaInfo *info, int *debug)
     int d = debug_on(self, debug);
     if (d != 0) {
         return d < 0 ? -1 : 0;
+    }
+    int refused = parser_refused(self);
+    if (refused != 0) {
+        self->passive = 1;
+        return refused < 0 ? -1 : 0;
     }
     if (act == ACT_ANSWER) {
         int ok = self->answer_pings ? tap_can_write(self, debug) : 0;
@@ -675,6 +722,7 @@ tap_call(TapObject *self, PyObject *const *args, size_t nargsf,
             PyObject *r = PyObject_CallOneArg(self->feed, data);
             rc = r == NULL ? -1 : 0;
             Py_XDECREF(r);
+            self->fed_unchecked = 1;
         }
         else {
             rc = feed_bytes(self, buf + pass_from, len - pass_from);

@@ -53,6 +53,7 @@ typedef struct {
     Buf header;
     int in_header;
     int passive;                /* hand everything to slixmpp */
+    int fed_unchecked;          /* slixmpp got bytes since parser_refused() */
     int holding;                /* an iq's bytes are held back */
     int lone_lt;                /* ...or only the '<' that ended a read */
     int in_call;

@@ -102,6 +102,21 @@ def test_parse_stanza_after_refusal_still_works() -> None:
     assert parse_stanza(b"<iq id='ok'/>")['id'] == 'ok'
 
 
+@pytest.mark.parametrize('data', [
+    b"<iq type='get' id='1'/>x>",
+    b"<iq type='get' id='1'/><!-- unfinished >",
+    b"<iq type='get' id='1'/></<iq type='get'>",
+], ids=['text', 'comment', 'unfinished-tag'])
+def test_what_libxml2_holds_back_after_a_stanza(data: bytes) -> None:
+    """Found by fuzzing: bytes after the element that libxml2 keeps until
+    more input comes were taken for one stanza, then spoiled the next."""
+    with pytest.raises(ValueError):
+        parse_stanza(data)
+    with pytest.raises(ValueError):
+        _core.reply_to_ping(data)
+    assert parse_stanza(b"<iq id='ok'/>")['id'] == 'ok'
+
+
 def test_a_one_megabyte_id() -> None:
     big = 'x' * 1_000_000
     assert parse_stanza(build_ping(big, 'example.com'))['id'] == big
@@ -137,11 +152,22 @@ class FakeTransport:
         self.written.append(data)
 
 
+class FakeParser:
+    """slixmpp's XMLPullParser, as the tap asks it whether it refused the
+    stream: never."""
+
+    def feed(self, data: bytes) -> None:
+        pass
+
+    def read_events(self) -> Iterable[tuple[str, Any]]:
+        return ()
+
+
 class FakeStream:
     """What the tap reads of slixmpp's XMLStream."""
 
     def __init__(self) -> None:
-        self.parser = object()
+        self.parser = FakeParser()
         self.transport = FakeTransport()
         self._session_started = True
         self._always_send_everything = False
@@ -155,7 +181,7 @@ class FakeStream:
             self.restart()
 
     def restart(self) -> None:
-        self.parser = object()
+        self.parser = FakeParser()
 
 
 class TimeoutLog:

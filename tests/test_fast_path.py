@@ -5,6 +5,7 @@ the counters say which path a stanza took."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from typing import Any
@@ -151,3 +152,34 @@ async def test_stats_of_a_wrong_type() -> None:
     async with client_stream(XEP_0199) as s:
         with pytest.raises(TypeError):
             s.ping_plugin.stats(123)
+
+
+async def test_no_pong_taken_once_slixmpp_refused_the_stream() -> None:
+    """Found by fuzzing: slixmpp refuses a read with a malformed byte and
+    drops the rest of it; the tap completed a pong from that rest."""
+    async with client_stream(XEP_0199, check_pending=False) as s:
+        before = counters(s)[1]
+        task = s.xmpp.loop.create_task(s.ping_plugin.ping(timeout=0.2))
+        await s.settle()
+        id_ = re.search(r'id="([0-9a-f]+)"', s.take_sent().decode()).group(1)
+        s.feed(b'<message><body>x</body></message>\x91'
+               + result_xml(id_, frm=SERVER).encode())
+        await s.settle()
+        assert 'not-well-formed' in s.take_sent().decode()
+        (outcome,) = await asyncio.gather(task, return_exceptions=True)
+        assert isinstance(outcome, Exception)
+        assert counters(s)[1] == before
+
+
+async def test_no_ping_answered_once_slixmpp_refused_an_earlier_read() -> None:
+    """Found by fuzzing: the read slixmpp refused went to it whole, and the
+    tap answered a ping that began the next one."""
+    async with client_stream(XEP_0199, check_pending=False) as s:
+        s.feed(b'<message><body>x</body></message>\x91')
+        await s.settle()
+        assert 'not-well-formed' in s.take_sent().decode()
+        before = counters(s)[0]
+        s.feed(ping_xml('late', frm=SERVER))
+        await s.settle()
+        assert 'type="result"' not in s.take_sent().decode()
+        assert counters(s)[0] == before

@@ -1,0 +1,43 @@
+"""The stream tap's fuzzing oracle (tests/fuzz/fuzz_tap.py) on its committed
+corpus, which holds every input fuzzing found the tap failing on: through
+the tap, slixmpp gets the stanzas its own parser finds, less the ones the
+tap consumed, in the same order, and refuses a malformed stream the same
+way."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+FUZZ_DIR = Path(__file__).parent / 'fuzz'
+CORPUS = sorted((FUZZ_DIR / 'corpus' / 'tap').iterdir())
+
+
+def load_harness() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        'fuzz_tap', FUZZ_DIR / 'fuzz_tap.py')
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault('fuzz_tap', module)
+    spec.loader.exec_module(module)
+    return module
+
+
+fuzz_tap = load_harness()
+
+
+@pytest.mark.parametrize('path', CORPUS, ids=[p.name for p in CORPUS])
+def test_tap_matches_slixmpp_on_the_corpus(path: Path) -> None:
+    fuzz_tap.check(path.read_bytes())
+
+
+def test_the_oracle_sees_a_consumed_stanza_out_of_place() -> None:
+    """The oracle fails where it should: an answer where slixmpp found a
+    message."""
+    got = [('answer', b'<iq type="result" id="1"/>')]
+    expected = [('stanza', b'<message xmlns="jabber:client" id="1"/>')]
+    assert not fuzz_tap.consumed(got[0], expected[0][1])
