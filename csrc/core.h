@@ -30,6 +30,8 @@ typedef struct {
     PyObject *str_result;
     PyObject *str_is_enabled_for;
     PyObject *str_unfinished_tasks;
+    PyObject *str_feed;
+    PyObject *str_read_events;
     PyObject *debug_level;
     /* parse_stanza()'s parser and the build functions' buffer */
     StanzaParser *parser;

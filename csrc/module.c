@@ -293,6 +293,8 @@ core_exec(PyObject *module)
     INTERN(str_result, "result");
     INTERN(str_is_enabled_for, "isEnabledFor");
     INTERN(str_unfinished_tasks, "_unfinished_tasks");
+    INTERN(str_feed, "feed");
+    INTERN(str_read_events, "read_events");
     /* logging.DEBUG */
     st->debug_level = PyLong_FromLong(10);
     if (st->debug_level == NULL) {
@@ -340,6 +342,8 @@ core_clear(PyObject *module)
     Py_CLEAR(st->str_result);
     Py_CLEAR(st->str_is_enabled_for);
     Py_CLEAR(st->str_unfinished_tasks);
+    Py_CLEAR(st->str_feed);
+    Py_CLEAR(st->str_read_events);
     Py_CLEAR(st->debug_level);
     return 0;
 }

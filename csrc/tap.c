@@ -375,13 +375,19 @@ parser_refused(TapObject *self)
         return 0;
     }
     self->fed_unchecked = 0;
-    PyObject *r = PyObject_CallMethod(self->parser, "feed", "y#", " ",
-                                      (Py_ssize_t)1);
+    CoreState *st = tap_state(self);
+    PyObject *space = PyBytes_FromStringAndSize(" ", 1);
+    if (space == NULL) {
+        return -1;
+    }
+    PyObject *r = PyObject_CallMethodOneArg(self->parser, st->str_feed, space);
+    Py_DECREF(space);
     if (r == NULL) {
         return -1;
     }
     Py_DECREF(r);
-    PyObject *events = PyObject_CallMethod(self->parser, "read_events", NULL);
+    PyObject *events = PyObject_CallMethodNoArgs(self->parser,
+                                                 st->str_read_events);
     PyObject *it = events ? PyObject_GetIter(events) : NULL;
     Py_XDECREF(events);
     if (it == NULL) {
