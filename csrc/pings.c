@@ -179,9 +179,10 @@ check_peer(TapObject *self, PyObject *peer)
 /* cancel_all() cancels a tracked ping's future: None, or one that can be
    cancelled. */
 static int
-check_future(PyObject *future)
+check_future(TapObject *self, PyObject *future)
 {
-    if (future != Py_None && !PyObject_HasAttrString(future, "cancel")) {
+    if (future != Py_None
+        && !PyObject_HasAttr(future, tap_state(self)->str_cancel)) {
         PyErr_Format(PyExc_TypeError, "future must be a Future or None, "
                      "not %.100s", Py_TYPE(future)->tp_name);
         return -1;
@@ -278,7 +279,7 @@ tap_track(TapObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
     double timeout;
     if (check_peer(self, args[0]) < 0 || timeout_arg(args[1], &timeout) < 0
-        || check_future(args[2]) < 0) {
+        || check_future(self, args[2]) < 0) {
         return NULL;
     }
     PingEntry *e = add_entry(self, args[0], timeout,
