@@ -410,9 +410,9 @@ collect_key(PingEntry *e, void *arg)
 }
 
 /* Releases a call's result; of failed calls, keeps the first one's
-   exception in first[] and drops the others'. */
+   exception in *first and drops the others'. */
 static void
-keep_first_error(PyObject *result, int *failed, PyObject *first[3])
+keep_first_error(PyObject *result, int *failed, PyObject **first)
 {
     if (result != NULL) {
         Py_DECREF(result);
@@ -423,7 +423,7 @@ keep_first_error(PyObject *result, int *failed, PyObject *first[3])
         return;
     }
     *failed = 1;
-    PyErr_Fetch(&first[0], &first[1], &first[2]);
+    *first = PyErr_GetRaisedException();
 }
 
 /* Ends every ping in flight: their futures are cancelled.  Every ping ends
@@ -442,7 +442,7 @@ tap_cancel_all(TapObject *self, PyObject *Py_UNUSED(ignored))
         return NULL;
     }
     CoreState *st = tap_state(self);
-    PyObject *first[3] = {NULL, NULL, NULL};
+    PyObject *first = NULL;
     int failed = 0;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(keys); i++) {
         uint64_t key = PyLong_AsUnsignedLongLong(PyList_GET_ITEM(keys, i));
@@ -456,7 +456,7 @@ tap_cancel_all(TapObject *self, PyObject *Py_UNUSED(ignored))
         pings_release(self, e);
         if (future != NULL) {
             keep_first_error(PyObject_CallMethodNoArgs(future, st->str_cancel),
-                             &failed, first);
+                             &failed, &first);
             Py_DECREF(future);
         }
     }
@@ -465,11 +465,11 @@ tap_cancel_all(TapObject *self, PyObject *Py_UNUSED(ignored))
         PyObject *timer = self->timer;
         self->timer = NULL;
         keep_first_error(PyObject_CallMethodNoArgs(timer, st->str_cancel),
-                         &failed, first);
+                         &failed, &first);
         Py_DECREF(timer);
     }
     if (failed) {
-        PyErr_Restore(first[0], first[1], first[2]);
+        PyErr_SetRaisedException(first);
         return NULL;
     }
     Py_RETURN_NONE;
