@@ -4,8 +4,13 @@
 PYTHON ?= python3
 # Each interpreter other than the default python3 gets virtualenvs of its
 # own, named by its version (.venv-3.13, .venv-oldest-3.13).
-PYTHON_VERSION := $(if $(filter python3,$(PYTHON)),,$(shell $(PYTHON) -c \
-  'import sys; print("-%d.%d" % sys.version_info[:2])' 2>/dev/null))
+ifneq ($(PYTHON),python3)
+PYTHON_VERSION := $(shell $(PYTHON) -c \
+  'import sys; print("-%d.%d" % sys.version_info[:2])' 2>/dev/null)
+ifeq ($(PYTHON_VERSION),)
+$(error PYTHON=$(PYTHON) does not run: name a Python interpreter)
+endif
+endif
 VENV ?= .venv$(PYTHON_VERSION)
 VENV_OLDEST ?= .venv-oldest$(PYTHON_VERSION)
 # slixmpp 1.8.3 is Debian 12's python3-slixmpp, the oldest we support.
