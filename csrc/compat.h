@@ -54,6 +54,24 @@ PyErr_SetRaisedException(PyObject *exc)
 #endif
 
 #if PY_VERSION_HEX < 0x030D0000
+/* 3.13: hasattr() as Python has it: 1, 0, or -1 with the error of a
+   lookup that failed other than with AttributeError.  (PyObject_HasAttr()
+   hides that error; 3.13's hands it to sys.unraisablehook.) */
+static inline int
+PyObject_HasAttrWithError(PyObject *obj, PyObject *name)
+{
+    PyObject *value = PyObject_GetAttr(obj, name);
+    if (value != NULL) {
+        Py_DECREF(value);
+        return 1;
+    }
+    if (PyErr_ExceptionMatches(PyExc_AttributeError)) {
+        PyErr_Clear();
+        return 0;
+    }
+    return -1;
+}
+
 /* 3.13: a dict lookup giving a new reference (1 found, 0 not, -1 error,
    *result NULL unless found), where PyDict_GetItemWithError() gave a
    borrowed one. */

@@ -210,13 +210,16 @@ check_peer(TapObject *self, PyObject *peer)
 static int
 check_future(TapObject *self, PyObject *future)
 {
-    if (future != Py_None
-        && !PyObject_HasAttr(future, tap_state(self)->str_cancel)) {
+    if (future == Py_None) {
+        return 0;
+    }
+    int can_cancel = PyObject_HasAttrWithError(future,
+                                               tap_state(self)->str_cancel);
+    if (can_cancel == 0) {
         PyErr_Format(PyExc_TypeError, "future must be a Future or None, "
                      "not %.100s", Py_TYPE(future)->tp_name);
-        return -1;
     }
-    return 0;
+    return can_cancel == 1 ? 0 : -1;
 }
 
 /* Writes our ping to the transport, or has slixmpp send it. */

@@ -519,6 +519,30 @@ def test_a_given_id_must_be_a_str_xml_carries(bad: Any, error: type) -> None:
     run(main())
 
 
+def test_track_raises_what_looking_up_the_futures_cancel_raised() -> None:
+    class Broken:
+        @property
+        def cancel(self) -> None:
+            raise RuntimeError('no cancel today')
+
+    async def main() -> None:
+        tap, _, _ = make_tap(asyncio.get_running_loop())
+        peer = Peer('example.com', 'example.com')
+        with pytest.raises(RuntimeError, match='no cancel today'):
+            tap.track(peer, 5.0, Broken(), None)
+        with pytest.raises(TypeError, match='future must be a Future'):
+            tap.track(peer, 5.0, object(), None)
+        assert tap.pending() == 0 and peer.sent == 0
+
+    unraisable: list[Any] = []
+    hook, sys.unraisablehook = sys.unraisablehook, unraisable.append
+    try:
+        run(main())
+    finally:
+        sys.unraisablehook = hook
+    assert unraisable == []
+
+
 def test_cancel_all_raises_the_first_error_once_every_ping_is_gone() -> None:
     class Unstoppable:
         """A future whose cancel() fails."""
