@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 import logging
 import os
 import time
@@ -865,7 +866,9 @@ class XEP_0199(BasePlugin):
     def _run_callback(self, callback: Callable | None, iq: Iq) -> None:
         if callback is None:
             return
-        if asyncio.iscoroutinefunction(callback):
+        # inspect's, as slixmpp 1.17's Iq.send: asyncio's is deprecated in
+        # Python 3.14.
+        if inspect.iscoroutinefunction(callback):
             task = asyncio.ensure_future(callback(iq), loop=self.xmpp.loop)
             self._callback_tasks.add(task)
             task.add_done_callback(self._callback_tasks.discard)
