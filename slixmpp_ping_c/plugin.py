@@ -48,6 +48,8 @@ _KEEPALIVE = 'Ping keepalive'
 # The id of the sample stanzas (see _sample_stanzas): drawn once, so that
 # no session event calls what applications patch in their tests (uuid4).
 _SAMPLE_TOKEN = os.urandom(16).hex()
+# slixmpp's own new_id(): ping ids are ours unless an application's is set.
+_SLIXMPP_NEW_ID = XMLStream.new_id
 # asyncio may run a timer a little early; an idle time this close counts.
 _TIMER_SLACK = 1e-3
 # The errors that, with error_is_pong, say the pinged entity is there but
@@ -687,14 +689,19 @@ class XEP_0199(BasePlugin):
         """Whether the application overrides xmpp.new_id() (a subclass's
         method, or an attribute of the instance), asked at each ping."""
         xmpp = self.xmpp
-        return (type(xmpp).new_id is not XMLStream.new_id
+        return (type(xmpp).new_id is not _SLIXMPP_NEW_ID
                 or 'new_id' in xmpp.__dict__)
 
     def _given_id(self) -> str | None:
         """A new ping's id: xmpp.new_id()'s when overridden, as slixmpp's
         plugin takes all its ids from there; else None, for the C side to
         draw an unpredictable one."""
-        return self.xmpp.new_id() if self._overrides_new_id() else None
+        xmpp = self.xmpp
+        # _overrides_new_id() inline: this is on every ping's path.
+        if (type(xmpp).new_id is _SLIXMPP_NEW_ID
+                and 'new_id' not in xmpp.__dict__):
+            return None
+        return xmpp.new_id()
 
     def _sent_iq(self, id_: str, to: Any, ifrom: Any) -> Iq:
         # With its id: xmpp.new_id() is called once a ping, as slixmpp does.
