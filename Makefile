@@ -2,8 +2,17 @@
 # packages, a virtualenv, the Python packages, the build) and runs the suite.
 
 PYTHON ?= python3
-VENV ?= .venv
-VENV_OLDEST ?= .venv-oldest
+# Each interpreter other than the default python3 gets virtualenvs of its
+# own, named by its version (.venv-3.13, .venv-oldest-3.13).
+ifneq ($(PYTHON),python3)
+PYTHON_VERSION := $(shell $(PYTHON) -c \
+  'import sys; print("-%d.%d" % sys.version_info[:2])' 2>/dev/null)
+ifeq ($(PYTHON_VERSION),)
+$(error PYTHON=$(PYTHON) does not run: name a Python interpreter)
+endif
+endif
+VENV ?= .venv$(PYTHON_VERSION)
+VENV_OLDEST ?= .venv-oldest$(PYTHON_VERSION)
 # slixmpp 1.8.3 is Debian 12's python3-slixmpp, the oldest we support.
 SLIXMPP_OLDEST ?= slixmpp==1.8.3
 APT_PACKAGES ?= libxml2-dev pkg-config prosody openssl
@@ -153,7 +162,8 @@ lint-python: $(VENV)/.deps-installed
 # ---- end of make sanitize, make lint ---------------------------------------
 
 clean:
-	rm -rf build dist *.egg-info slixmpp_ping_c/*.so $(VENV) $(VENV_OLDEST)
+	rm -rf build dist *.egg-info slixmpp_ping_c/*.so $(VENV) $(VENV_OLDEST) \
+	  .venv-3.* .venv-oldest-3.*
 
 # Fuzzing: libFuzzer harnesses under tests/fuzz/, each run for FUZZ_SECONDS
 # from its committed seed corpus (tests/fuzz/corpus/<harness>/) plus what
@@ -232,3 +242,5 @@ fuzz-run-tap:
 	  FUZZ_CORE=$$(echo $(FUZZ_DIR)/lib/slixmpp_ping_c/_core*.so) \
 	  LD_PRELOAD=$$($(VENV)/bin/python -c 'import atheris; print(atheris.path())')/asan_with_fuzzer.so \
 	  $(VENV)/bin/python tests/fuzz/fuzz_tap.py -detect_leaks=0)
+
+include mk/pythons.mk

@@ -229,6 +229,7 @@ inflight_free(InFlight *t)
         for (size_t j = 0; j < t->slots_cap; j++) {
             e = t->slots[j];
             if (e != NULL && e != TOMBSTONE) {
+                PyMem_Free(e->given_id);
                 PyMem_Free(e);
             }
         }
@@ -381,6 +382,8 @@ inflight_add(InFlight *t, uint64_t key, double sent_at, double deadline)
     e->peer = NULL;
     e->context = NULL;
     e->flags = 0;
+    e->given_id = NULL;
+    e->given_len = 0;
     e->seq = t->next_seq++;
     e->next_free = NULL;
     if (t->slots[spot] == NULL) {
@@ -411,6 +414,67 @@ inflight_find(const InFlight *t, uint64_t key)
         i = (i + 1) & mask;
     }
     return NULL;
+}
+
+/* FNV-1a: a given id's key.  Peers cannot aim it at a slot: home_slot()
+   mixes in the table's secret seed. */
+static uint64_t
+given_key(const char *s, size_t n)
+{
+    uint64_t h = UINT64_C(0xcbf29ce484222325);
+
+    for (size_t i = 0; i < n; i++) {
+        h = (h ^ (unsigned char)s[i]) * UINT64_C(0x100000001b3);
+    }
+    /* Never 0, as for ours. */
+    return h != 0 ? h : 1;
+}
+
+PingEntry *
+inflight_add_given(InFlight *t, const char *id, size_t n, double sent_at,
+                   double deadline)
+{
+    /* n + 1: PyMem_Malloc(0) may give NULL. */
+    char *copy = PyMem_Malloc(n + 1);
+    if (copy == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    if (n > 0) {
+        memcpy(copy, id, n);
+    }
+    /* A key taken already is this id in flight, or (with odds of 2**-64)
+       another id of the same hash: either way, not two entries. */
+    PingEntry *e = inflight_add(t, given_key(id, n), sent_at, deadline);
+    if (e == NULL) {
+        PyMem_Free(copy);
+        return NULL;
+    }
+    e->given_id = copy;
+    e->given_len = n;
+    t->given_count++;
+    return e;
+}
+
+PingEntry *
+inflight_find_id(const InFlight *t, const char *s, size_t n)
+{
+    uint64_t key;
+    PingEntry *e;
+
+    /* Given ids are rare: the common case costs one test. */
+    if (t->given_count > 0) {
+        e = inflight_find(t, given_key(s, n));
+        if (e != NULL && e->given_id != NULL && e->given_len == n
+            && memcmp(e->given_id, s, n) == 0) {
+            return e;
+        }
+    }
+    if (!inflight_parse_id(s, n, &key)) {
+        return NULL;
+    }
+    e = inflight_find(t, key);
+    return e != NULL && e->given_id == NULL ? e : NULL;
 }
 
 void
@@ -468,6 +532,11 @@ inflight_release(InFlight *t, PingEntry *e)
         /* cppcheck-suppress incorrectStringBooleanError ; assert's message */
         assert(0 && "inflight_release: entry still in the table");
         inflight_remove(t, e);
+    }
+    if (e->given_id != NULL) {
+        PyMem_Free(e->given_id);
+        e->given_id = NULL;
+        t->given_count--;
     }
     if (t->free_count < FREE_LIST_MAX) {
         e->next_free = t->free_list;

@@ -2,7 +2,8 @@
  * The in-flight table: the pings sent and not yet answered, keyed by id.
  *
  * An id is 64 random bits from the kernel's CSPRNG, written as 16 lowercase
- * hex digits.  Entries live in an open-addressing hash table (O(1) insert,
+ * hex digits; or one the application gave (slixmpp's xmpp.new_id(), when
+ * overridden), kept as its UTF-8 and keyed by a hash of it.  Entries live in an open-addressing hash table (O(1) insert,
  * lookup and removal, the key mixed with a random per-table seed so that a
  * peer cannot aim ids at one bucket) and in an indexed binary min-heap of
  * deadlines (O(log n) insert and removal, earliest first, ties in insertion
@@ -28,6 +29,8 @@ typedef struct PingEntry {
     PyObject *peer;         /* owned by the user of the table */
     PyObject *context;      /* owned by the user of the table, or NULL */
     int flags;              /* free for the user of the table */
+    char *given_id;         /* the id the application gave, or NULL */
+    size_t given_len;
     /* private */
     uint64_t seq;
     size_t heap_index;
@@ -46,6 +49,7 @@ typedef struct {
     uint64_t next_seq;
     PingEntry *free_list;
     size_t free_count;
+    size_t given_count;     /* entries with a given id */
     unsigned char random[512];
     size_t random_pos;
 } InFlight;
@@ -70,6 +74,12 @@ PingEntry *inflight_add(InFlight *t, uint64_t key, double sent_at,
                         double deadline);
 /* The entry for key, or NULL. */
 PingEntry *inflight_find(const InFlight *t, uint64_t key);
+/* inflight_add() for an id the application gave (a copy of id[0:n] is
+   kept); NULL with no exception if that id is in flight already. */
+PingEntry *inflight_add_given(InFlight *t, const char *id, size_t n,
+                              double sent_at, double deadline);
+/* The entry whose id, ours or given, is s[0:n], or NULL. */
+PingEntry *inflight_find_id(const InFlight *t, const char *s, size_t n);
 /* Takes the entry out of the table and the heap (it stays allocated). */
 void inflight_remove(InFlight *t, PingEntry *e);
 /* Gives a removed entry's memory back; its Python fields must be NULL. */

@@ -4,8 +4,6 @@
 #include <math.h>
 #include <string.h>
 
-#include "structmember.h"
-
 static int
 peer_init(PeerObject *self, PyObject *args, PyObject *kwds)
 {
@@ -188,13 +186,15 @@ static PyMethodDef peer_methods[] = {
 };
 
 static PyMemberDef peer_members[] = {
-    {"jid", T_OBJECT_EX, offsetof(PeerObject, jid), READONLY, NULL},
-    {"to", T_OBJECT_EX, offsetof(PeerObject, to), READONLY, NULL},
-    {"allowed", T_OBJECT_EX, offsetof(PeerObject, allowed), READONLY, NULL},
-    {"own_host", T_BOOL, offsetof(PeerObject, own_host), READONLY, NULL},
-    {"sent", T_ULONGLONG, offsetof(PeerObject, sent), READONLY, NULL},
-    {"__dictoffset__", T_PYSSIZET, offsetof(PeerObject, dict), READONLY,
+    {"jid", Py_T_OBJECT_EX, offsetof(PeerObject, jid), Py_READONLY, NULL},
+    {"to", Py_T_OBJECT_EX, offsetof(PeerObject, to), Py_READONLY, NULL},
+    {"allowed", Py_T_OBJECT_EX, offsetof(PeerObject, allowed), Py_READONLY,
      NULL},
+    {"own_host", Py_T_BOOL, offsetof(PeerObject, own_host), Py_READONLY,
+     NULL},
+    {"sent", Py_T_ULONGLONG, offsetof(PeerObject, sent), Py_READONLY, NULL},
+    {"__dictoffset__", Py_T_PYSSIZET, offsetof(PeerObject, dict),
+     Py_READONLY, NULL},
     {NULL, 0, 0, 0, NULL}
 };
 

@@ -51,30 +51,60 @@ arm_timer(TapObject *self)
     return 0;
 }
 
-static PyObject *
-format_id(uint64_t key)
+/* An entry's id as a Str: the given one, or ours written into buf. */
+static Str
+entry_id(const PingEntry *e, char buf[INFLIGHT_ID_LEN])
 {
-    char id[INFLIGHT_ID_LEN];
-    inflight_format_id(key, id);
-    return PyUnicode_FromStringAndSize(id, INFLIGHT_ID_LEN);
+    if (e->given_id != NULL) {
+        Str given = {e->given_id, e->given_len};
+        return given;
+    }
+    inflight_format_id(e->key, buf);
+    Str ours = {buf, INFLIGHT_ID_LEN};
+    return ours;
 }
 
-/* A new entry holding future, peer and context (future and context may be
-   NULL). */
-static PingEntry *
-add_entry(TapObject *self, PyObject *peer, double timeout, PyObject *future,
-          PyObject *context, int flags)
+static PyObject *
+format_id(const PingEntry *e)
 {
+    char buf[INFLIGHT_ID_LEN];
+    Str id = entry_id(e, buf);
+    return PyUnicode_FromStringAndSize(id.ptr, (Py_ssize_t)id.len);
+}
+
+/* A table entry, under an id of ours or the given one (ptr not NULL). */
+static PingEntry *
+new_entry(TapObject *self, double now, double deadline, Str given)
+{
+    if (given.ptr != NULL) {
+        PingEntry *e = inflight_add_given(&self->inflight, given.ptr,
+                                          given.len, now, deadline);
+        if (e == NULL && !PyErr_Occurred()) {
+            PyErr_SetString(PyExc_ValueError, "a ping with this id is in "
+                            "flight already");
+        }
+        return e;
+    }
     uint64_t key;
     if (inflight_new_key(&self->inflight, &key) < 0) {
         return NULL;
     }
+    PingEntry *e = inflight_add(&self->inflight, key, now, deadline);
+    if (e == NULL && !PyErr_Occurred()) {
+        PyErr_SetString(PyExc_RuntimeError, "duplicate ping id");
+    }
+    return e;
+}
+
+/* A new entry holding future, peer and context (future and context may be
+   NULL), under the given id or (given.ptr NULL) one of ours. */
+static PingEntry *
+add_entry(TapObject *self, PyObject *peer, double timeout, PyObject *future,
+          PyObject *context, int flags, Str given)
+{
     double now = core_monotonic();
-    PingEntry *e = inflight_add(&self->inflight, key, now, now + timeout);
+    PingEntry *e = new_entry(self, now, now + timeout, given);
     if (e == NULL) {
-        if (!PyErr_Occurred()) {
-            PyErr_SetString(PyExc_RuntimeError, "duplicate ping id");
-        }
         return NULL;
     }
     e->future = Py_XNewRef(future);
@@ -97,11 +127,10 @@ drop_entry(TapObject *self, PingEntry *e)
 static PingEntry *
 entry_by_str(TapObject *self, Str id)
 {
-    uint64_t key;
-    if (!inflight_parse_id(id.ptr, id.len, &key)) {
+    if (id.ptr == NULL) {
         return NULL;
     }
-    return inflight_find(&self->inflight, key);
+    return inflight_find_id(&self->inflight, id.ptr, id.len);
 }
 
 int
@@ -181,13 +210,16 @@ check_peer(TapObject *self, PyObject *peer)
 static int
 check_future(TapObject *self, PyObject *future)
 {
-    if (future != Py_None
-        && !PyObject_HasAttr(future, tap_state(self)->str_cancel)) {
+    if (future == Py_None) {
+        return 0;
+    }
+    int can_cancel = PyObject_HasAttrWithError(future,
+                                               tap_state(self)->str_cancel);
+    if (can_cancel == 0) {
         PyErr_Format(PyExc_TypeError, "future must be a Future or None, "
                      "not %.100s", Py_TYPE(future)->tp_name);
-        return -1;
     }
-    return 0;
+    return can_cancel == 1 ? 0 : -1;
 }
 
 /* Writes our ping to the transport, or has slixmpp send it. */
@@ -224,20 +256,37 @@ send_request(TapObject *self, PyObject *peer, PyObject *ifrom, Str id,
     return r == NULL ? -1 : 0;
 }
 
+/* The optional last argument of send_ping() and track(): the id the
+   application gave (absent or None: one of ours). */
+static int
+given_id_arg(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t at,
+             Str *given)
+{
+    if (core_utf8_arg(nargs > at ? args[at] : NULL, "id", given) < 0) {
+        return -1;
+    }
+    if (given->ptr != NULL && given->len == 0) {
+        PyErr_SetString(PyExc_ValueError, "id must not be empty");
+        return -1;
+    }
+    return 0;
+}
+
 static PyObject *
 tap_send_ping(TapObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError,
-                        "send_ping(peer, ifrom, timeout) takes 3 arguments");
+    if (nargs != 3 && nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "send_ping(peer, ifrom, timeout, "
+                        "id=None) takes 3 or 4 arguments");
         return NULL;
     }
     PyObject *peer = args[0], *ifrom = args[1];
     double timeout;
-    Str to, from;
+    Str to, from, given;
     if (check_peer(self, peer) < 0 || timeout_arg(args[2], &timeout) < 0
         || core_utf8_arg(((PeerObject *)peer)->to, "to", &to) < 0
         || core_utf8_arg(ifrom, "ifrom", &from) < 0
+        || given_id_arg(args, nargs, 3, &given) < 0
         || tap_sync_stream(self) < 0) {
         return NULL;
     }
@@ -246,19 +295,19 @@ tap_send_ping(TapObject *self, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     PingEntry *e = add_entry(self, peer, timeout, future,
-                             ifrom == Py_None ? NULL : ifrom, 0);
+                             ifrom == Py_None ? NULL : ifrom, 0, given);
     if (e == NULL) {
         Py_DECREF(future);
         return NULL;
     }
-    uint64_t key = e->key;
-    char id[INFLIGHT_ID_LEN];
-    inflight_format_id(key, id);
-    Str id_str = {id, INFLIGHT_ID_LEN};
-    if (send_request(self, peer, ifrom, id_str, to, from) < 0
+    /* Not the entry's own copy of a given id: Python code may release the
+       entry while the ping is sent. */
+    char buf[INFLIGHT_ID_LEN];
+    Str id = given.ptr != NULL ? given : entry_id(e, buf);
+    if (send_request(self, peer, ifrom, id, to, from) < 0
         || arm_timer(self) < 0) {
         /* Python code ran: the entry may be gone already. */
-        e = inflight_find(&self->inflight, key);
+        e = entry_by_str(self, id);
         if (e != NULL) {
             drop_entry(self, e);
         }
@@ -271,24 +320,25 @@ tap_send_ping(TapObject *self, PyObject *const *args, Py_ssize_t nargs)
 static PyObject *
 tap_track(TapObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 4) {
-        PyErr_SetString(PyExc_TypeError,
-                        "track(peer, timeout, future, context) takes 4 "
-                        "arguments");
+    if (nargs != 4 && nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "track(peer, timeout, future, "
+                        "context, id=None) takes 4 or 5 arguments");
         return NULL;
     }
     double timeout;
+    Str given;
     if (check_peer(self, args[0]) < 0 || timeout_arg(args[1], &timeout) < 0
-        || check_future(self, args[2]) < 0) {
+        || check_future(self, args[2]) < 0
+        || given_id_arg(args, nargs, 4, &given) < 0) {
         return NULL;
     }
     PingEntry *e = add_entry(self, args[0], timeout,
                              args[2] == Py_None ? NULL : args[2], args[3],
-                             ENTRY_TRACKED);
+                             ENTRY_TRACKED, given);
     if (e == NULL) {
         return NULL;
     }
-    PyObject *id = format_id(e->key);
+    PyObject *id = format_id(e);
     if (id == NULL || arm_timer(self) < 0) {
         Py_XDECREF(id);
         drop_entry(self, e);
@@ -356,7 +406,7 @@ tap_counters(TapObject *self, PyObject *Py_UNUSED(ignored))
 static PyObject *
 call_on_timeout(TapObject *self, PingEntry *e)
 {
-    PyObject *id = format_id(e->key);
+    PyObject *id = format_id(e);
     if (id == NULL) {
         return NULL;
     }
@@ -410,9 +460,9 @@ collect_key(PingEntry *e, void *arg)
 }
 
 /* Releases a call's result; of failed calls, keeps the first one's
-   exception in first[] and drops the others'. */
+   exception in *first and drops the others'. */
 static void
-keep_first_error(PyObject *result, int *failed, PyObject *first[3])
+keep_first_error(PyObject *result, int *failed, PyObject **first)
 {
     if (result != NULL) {
         Py_DECREF(result);
@@ -423,7 +473,7 @@ keep_first_error(PyObject *result, int *failed, PyObject *first[3])
         return;
     }
     *failed = 1;
-    PyErr_Fetch(&first[0], &first[1], &first[2]);
+    *first = PyErr_GetRaisedException();
 }
 
 /* Ends every ping in flight: their futures are cancelled.  Every ping ends
@@ -442,7 +492,7 @@ tap_cancel_all(TapObject *self, PyObject *Py_UNUSED(ignored))
         return NULL;
     }
     CoreState *st = tap_state(self);
-    PyObject *first[3] = {NULL, NULL, NULL};
+    PyObject *first = NULL;
     int failed = 0;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(keys); i++) {
         uint64_t key = PyLong_AsUnsignedLongLong(PyList_GET_ITEM(keys, i));
@@ -456,7 +506,7 @@ tap_cancel_all(TapObject *self, PyObject *Py_UNUSED(ignored))
         pings_release(self, e);
         if (future != NULL) {
             keep_first_error(PyObject_CallMethodNoArgs(future, st->str_cancel),
-                             &failed, first);
+                             &failed, &first);
             Py_DECREF(future);
         }
     }
@@ -465,11 +515,11 @@ tap_cancel_all(TapObject *self, PyObject *Py_UNUSED(ignored))
         PyObject *timer = self->timer;
         self->timer = NULL;
         keep_first_error(PyObject_CallMethodNoArgs(timer, st->str_cancel),
-                         &failed, first);
+                         &failed, &first);
         Py_DECREF(timer);
     }
     if (failed) {
-        PyErr_Restore(first[0], first[1], first[2]);
+        PyErr_SetRaisedException(first);
         return NULL;
     }
     Py_RETURN_NONE;
@@ -477,11 +527,13 @@ tap_cancel_all(TapObject *self, PyObject *Py_UNUSED(ignored))
 
 PyMethodDef tap_ping_methods[] = {
     {"send_ping", (PyCFunction)(void (*)(void))tap_send_ping, METH_FASTCALL,
-     "send_ping(peer, ifrom, timeout)\n--\n\n"
-     "Send a ping; the future gets the round trip time in seconds."},
+     "send_ping(peer, ifrom, timeout, id=None)\n--\n\n"
+     "Send a ping, under id or one of ours; the future gets the round trip "
+     "time in seconds."},
     {"track", (PyCFunction)(void (*)(void))tap_track, METH_FASTCALL,
-     "track(peer, timeout, future, context)\n--\n\n"
-     "A new id for a ping the caller sends; slixmpp completes it."},
+     "track(peer, timeout, future, context, id=None)\n--\n\n"
+     "The id (id, or a new one of ours) of a ping the caller sends; slixmpp "
+     "completes it."},
     {"find", (PyCFunction)tap_find, METH_O,
      "find(id)\n--\n\nThe Peer of the ping in flight with this id, or None."},
     {"pop", (PyCFunction)tap_pop, METH_O,

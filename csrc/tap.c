@@ -14,8 +14,6 @@
 
 #include <string.h>
 
-#include "structmember.h"
-
 /* A stream header larger than this is not one we need to understand. */
 #define MAX_HEADER ((size_t)64 * 1024)
 /* An iq larger than this is no ping nor pong: slixmpp gets it as it comes. */
@@ -281,14 +279,11 @@ reply_jid(TapObject *self, Str raw)
     if (key == NULL || key == Py_None) {
         return key;
     }
-    PyObject *form = PyDict_GetItemWithError(self->jids, key);
-    if (form != NULL) {
+    PyObject *form;
+    if (PyDict_GetItemRef(self->jids, key, &form) != 0) {
+        /* Found (form is ours), or an error (form is NULL). */
         Py_DECREF(key);
-        return Py_NewRef(form);
-    }
-    if (PyErr_Occurred()) {
-        Py_DECREF(key);
-        return NULL;
+        return form;
     }
     form = PyObject_CallOneArg(self->normalize_jid, key);
     if (form != NULL && (form == Py_None || PyUnicode_Check(form))) {
@@ -940,19 +935,20 @@ tap_tp_call(PyObject *self, PyObject *args, PyObject *kwds)
 }
 
 static PyMemberDef tap_members[] = {
-    {"answer_pings", T_BOOL, offsetof(TapObject, answer_pings), 0,
+    {"answer_pings", Py_T_BOOL, offsetof(TapObject, answer_pings), 0,
      "Answer ping requests in C."},
-    {"complete_pongs", T_BOOL, offsetof(TapObject, complete_pongs), 0,
+    {"complete_pongs", Py_T_BOOL, offsetof(TapObject, complete_pongs), 0,
      "Complete pings from their results in C."},
-    {"direct_send", T_BOOL, offsetof(TapObject, direct_send), 0,
+    {"direct_send", Py_T_BOOL, offsetof(TapObject, direct_send), 0,
      "Write stanzas to the transport directly."},
-    {"sm", T_OBJECT, offsetof(TapObject, sm), 0,
+    {"sm", Py_T_OBJECT_EX, offsetof(TapObject, sm), 0,
      "Stream Management's accounting, or None."},
-    {"received_at", T_DOUBLE, offsetof(TapObject, received_at), READONLY,
+    {"received_at", Py_T_DOUBLE, offsetof(TapObject, received_at),
+     Py_READONLY,
      "time.monotonic() when the last stanza was received (any read while "
      "the tap is passive); 0.0 before the first."},
-    {"__vectorcalloffset__", T_PYSSIZET, offsetof(TapObject, vectorcall),
-     READONLY, NULL},
+    {"__vectorcalloffset__", Py_T_PYSSIZET, offsetof(TapObject, vectorcall),
+     Py_READONLY, NULL},
     {NULL, 0, 0, 0, NULL}
 };
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 import logging
+import os
 import time
-import uuid
 from asyncio import Future
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
@@ -44,6 +45,11 @@ _stream_log = logging.getLogger('slixmpp.xmlstream.xmlstream')
 _SM_MAX_SEQ = 2 ** 32
 
 _KEEPALIVE = 'Ping keepalive'
+# The id of the sample stanzas (see _sample_stanzas): drawn once, so that
+# no session event calls what applications patch in their tests (uuid4).
+_SAMPLE_TOKEN = os.urandom(16).hex()
+# slixmpp's own new_id(): ping ids are ours unless an application's is set.
+_SLIXMPP_NEW_ID = XMLStream.new_id
 # asyncio may run a timer a little early; an idle time this close counts.
 _TIMER_SLACK = 1e-3
 # The errors that, with error_is_pong, say the pinged entity is there but
@@ -174,9 +180,9 @@ class _StreamManagementAccount:
                  ifrom: str | None, lang: str | None) -> None:
         if not self._sm.enabled_out:
             return
-        iq = self._xmpp.Iq()
+        # With its id: xmpp.new_id() is called once a ping, as slixmpp does.
+        iq = self._xmpp.Iq(sid=id_)
         iq['type'] = type_
-        iq['id'] = id_
         if to is not None:
             iq['to'] = to
         if ifrom is not None:
@@ -393,7 +399,7 @@ class XEP_0199(BasePlugin):
         xmpp = self.xmpp
         own = xmpp.boundjid
         ns = xmpp.default_ns
-        token = uuid.uuid4().hex
+        token = _SAMPLE_TOKEN
         ping = ET.fromstring(
             f"<iq xmlns='{ns}' type='get' id='{token}' "
             f"from='probe@example.invalid/{token}' to='{own.full}'>"
@@ -679,10 +685,28 @@ class XEP_0199(BasePlugin):
         self._peers_by_jid.move_to_end(peer.to)
         return peer
 
+    def _overrides_new_id(self) -> bool:
+        """Whether the application overrides xmpp.new_id() (a subclass's
+        method, or an attribute of the instance), asked at each ping."""
+        xmpp = self.xmpp
+        return (type(xmpp).new_id is not _SLIXMPP_NEW_ID
+                or 'new_id' in xmpp.__dict__)
+
+    def _given_id(self) -> str | None:
+        """A new ping's id: xmpp.new_id()'s when overridden, as slixmpp's
+        plugin takes all its ids from there; else None, for the C side to
+        draw an unpredictable one."""
+        xmpp = self.xmpp
+        # _overrides_new_id() inline: this is on every ping's path.
+        if (type(xmpp).new_id is _SLIXMPP_NEW_ID
+                and 'new_id' not in xmpp.__dict__):
+            return None
+        return xmpp.new_id()
+
     def _sent_iq(self, id_: str, to: Any, ifrom: Any) -> Iq:
-        iq = self.xmpp.Iq()
+        # With its id: xmpp.new_id() is called once a ping, as slixmpp does.
+        iq = self.xmpp.Iq(sid=id_)
         iq['type'] = 'get'
-        iq['id'] = id_
         iq['to'] = to
         iq['from'] = ifrom
         iq.enable('ping')
@@ -721,8 +745,10 @@ class XEP_0199(BasePlugin):
 
         peer = self._ping_target(iq['to'])
         future = self.xmpp.loop.create_future()
+        # xmpp.Iq() took its id from xmpp.new_id(): kept if overridden.
+        given = iq['id'] if self._overrides_new_id() else None
         iq['id'] = self._tap.track(peer, timeout, future,
-                                   (iq, callback, timeout_callback))
+                                   (iq, callback, timeout_callback), given)
         self.xmpp.send(iq)
         return future
 
@@ -744,7 +770,8 @@ class XEP_0199(BasePlugin):
             ifrom = JID(ifrom).full
 
         log.debug('Pinging %s', peer.jid)
-        rtt = await self._tap.send_ping(peer, ifrom or None, timeout)
+        rtt = await self._tap.send_ping(peer, ifrom or None, timeout,
+                                        self._given_id())
         log.debug('Pinged %s, RTT: %s', peer.jid, rtt)
         return rtt
 
@@ -787,7 +814,7 @@ class XEP_0199(BasePlugin):
             for jid in queue:
                 try:
                     future = tap.send_ping(self._ping_target(jid), sender,
-                                           timeout)
+                                           timeout, self._given_id())
                 except Exception as exc:
                     results[jid] = exc
                     continue
@@ -846,7 +873,9 @@ class XEP_0199(BasePlugin):
     def _run_callback(self, callback: Callable | None, iq: Iq) -> None:
         if callback is None:
             return
-        if asyncio.iscoroutinefunction(callback):
+        # inspect's, as slixmpp 1.17's Iq.send: asyncio's is deprecated in
+        # Python 3.14.
+        if inspect.iscoroutinefunction(callback):
             task = asyncio.ensure_future(callback(iq), loop=self.xmpp.loop)
             self._callback_tasks.add(task)
             task.add_done_callback(self._callback_tasks.discard)

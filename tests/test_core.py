@@ -452,6 +452,122 @@ def test_table_under_churn() -> None:
     run(main())
 
 
+# ---- ids the application gives (xmpp.new_id() overridden) ----
+
+def test_a_given_id_goes_out_and_its_pong_completes_in_c() -> None:
+    async def main() -> None:
+        tap, stream, peer = started_tap()
+        future = tap.send_ping(peer, None, 5.0, 'app&1')
+        assert sent_id(stream) == 'app&1'
+        assert tap.find('app&1') is peer and tap.find('APP&1') is None
+        tap(b"<iq type='result' id='app&amp;1' from='example.com'/>")
+        assert future.done() and tap.counters() == (0, 1)
+        assert tap.pending() == 0 and tap.find('app&1') is None
+    run(main())
+
+
+def test_given_ids_live_beside_ours() -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        tap, _, timeouts = make_tap(loop)
+        peer = Peer('example.com', 'example.com')
+        ours = tap.track(peer, 1000.0, None, 'ours')
+        # A given id that looks like one of ours is still only itself.
+        lookalike = '0123456789abcdef'
+        assert tap.track(peer, 1000.0, None, 'given', lookalike) == lookalike
+        assert tap.track(peer, 0.01, None, 'late', 'given-late') == 'given-late'
+        assert tap.pending() == 3
+        assert tap.find(ours) is peer and tap.find(lookalike) is peer
+        assert tap.find(lookalike.upper()) is None  # exactly the id given
+        assert tap.pop(lookalike)[2] == 'given'
+        assert tap.pop(lookalike) is None and tap.pop(ours)[2] == 'ours'
+        await asyncio.sleep(0.05)
+        assert [call[0] for call in timeouts.calls] == ['given-late']
+        assert tap.pending() == 0
+    run(main())
+
+
+def test_a_given_id_in_flight_is_refused_until_answered() -> None:
+    async def main() -> None:
+        tap, stream, peer = started_tap()
+        tap.send_ping(peer, None, 5.0, 'twice')
+        sent_id(stream)
+        with pytest.raises(ValueError, match='in flight already'):
+            tap.send_ping(peer, None, 5.0, 'twice')
+        with pytest.raises(ValueError, match='in flight already'):
+            tap.track(peer, 5.0, None, None, 'twice')
+        assert tap.pending() == 1 and peer.sent == 1
+        assert not stream.transport.written
+        tap.pop('twice')
+        tap.send_ping(peer, None, 5.0, 'twice')
+        assert sent_id(stream) == 'twice'
+        tap.cancel_all()
+    run(main())
+
+
+@pytest.mark.parametrize('bad,error', [
+    ('', ValueError), (7, TypeError), (b'id', TypeError),
+    ('\ud800', ValueError), ('a\x00b', ValueError)])
+def test_a_given_id_must_be_a_str_xml_carries(bad: Any, error: type) -> None:
+    async def main() -> None:
+        tap, stream, peer = started_tap()
+        with pytest.raises(error):
+            tap.send_ping(peer, None, 5.0, bad)
+        with pytest.raises(error):
+            tap.track(peer, 5.0, None, None, bad)
+        assert tap.pending() == 0 and not stream.transport.written
+    run(main())
+
+
+def test_track_raises_what_looking_up_the_futures_cancel_raised() -> None:
+    class Broken:
+        @property
+        def cancel(self) -> None:
+            raise RuntimeError('no cancel today')
+
+    async def main() -> None:
+        tap, _, _ = make_tap(asyncio.get_running_loop())
+        peer = Peer('example.com', 'example.com')
+        with pytest.raises(RuntimeError, match='no cancel today'):
+            tap.track(peer, 5.0, Broken(), None)
+        with pytest.raises(TypeError, match='future must be a Future'):
+            tap.track(peer, 5.0, object(), None)
+        assert tap.pending() == 0 and peer.sent == 0
+
+    unraisable: list[Any] = []
+    hook, sys.unraisablehook = sys.unraisablehook, unraisable.append
+    try:
+        run(main())
+    finally:
+        sys.unraisablehook = hook
+    assert unraisable == []
+
+
+def test_cancel_all_raises_the_first_error_once_every_ping_is_gone() -> None:
+    class Unstoppable:
+        """A future whose cancel() fails."""
+        def __init__(self) -> None:
+            self.cancels = 0
+
+        def cancel(self) -> None:
+            self.cancels += 1
+            raise RuntimeError(f'cannot cancel {id(self)}')
+
+    async def main() -> None:
+        tap, _, _ = make_tap(asyncio.get_running_loop())
+        peer = Peer('example.com', 'example.com')
+        futures = [Unstoppable(), Unstoppable()]
+        for future in futures:
+            tap.track(peer, 1000.0, future, None)
+        with pytest.raises(RuntimeError, match='cannot cancel') as raised:
+            tap.cancel_all()
+        # Raised as it was: its traceback still ends in cancel().
+        assert raised.traceback[-1].name == 'cancel'
+        assert [f.cancels for f in futures] == [1, 1]
+        assert tap.pending() == 0
+    run(main())
+
+
 def test_references_are_released() -> None:
     async def main() -> None:
         loop = asyncio.get_running_loop()

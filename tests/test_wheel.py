@@ -44,10 +44,13 @@ CHECK = textwrap.dedent('''
 @pytest.fixture(scope='module')
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     dist = tmp_path_factory.mktemp('dist')
+    # This interpreter and its virtualenv: the wheel is built for the
+    # Python running the suite.
     venv_dir = Path(sys.prefix)
+    python = Path(sys.executable).resolve()
     subprocess.run(['make', '-C', str(ROOT), 'wheel', f'DIST={dist}',
-                    f'VENV={venv_dir}'], check=True, capture_output=True,
-                   timeout=600)
+                    f'VENV={venv_dir}', f'PYTHON={python}'], check=True,
+                   capture_output=True, timeout=600)
     (built,) = dist.glob('*manylinux*.whl')
     assert list(dist.glob('*.tar.gz')), 'no sdist'
     return built

@@ -55,3 +55,13 @@ fuzz_function(PyObject *module, const char *name)
     fuzz_check(f != NULL, name);
     return f;
 }
+
+PyObject *
+fuzz_dict_item(PyObject *dict, const char *key)
+{
+    PyObject *value;
+    fuzz_check(PyDict_GetItemStringRef(dict, key, &value) >= 0, key);
+    /* dict keeps it alive: a borrowed reference is enough here. */
+    Py_XDECREF(value);
+    return value;
+}

@@ -9,6 +9,8 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include "compat.h"
+
 /* Starts Python (its allocator set to malloc, so that AddressSanitizer
    sees every object) and executes the module; aborts on failure.  The
    module is a new reference owned by the caller for the whole run. */
@@ -20,5 +22,9 @@ PyObject *fuzz_function(PyObject *module, const char *name);
 
 /* Aborts with Python's traceback when a call that may not fail did. */
 void fuzz_check(int ok, const char *what);
+
+/* dict[key], or NULL if absent; aborts on error.  Borrowed from dict,
+   which the caller holds for as long as it uses the value. */
+PyObject *fuzz_dict_item(PyObject *dict, const char *key);
 
 #endif

@@ -76,7 +76,7 @@ carriable(PyObject *s)
 static void
 check_field(PyObject *fields, const char *name, PyObject *expected)
 {
-    PyObject *got = PyDict_GetItemString(fields, name);
+    PyObject *got = fuzz_dict_item(fields, name);
     fuzz_check(got != NULL, name);
     int eq = PyObject_RichCompareBool(got, expected, Py_EQ);
     if (eq != 1) {
@@ -118,7 +118,7 @@ check_build(PyObject *build, const char *type, PyObject *id, PyObject *to,
     check_field(fields, "lang", lang ? lang : Py_None);
     check_field(fields, "is_ping", lang ? Py_False : Py_True);
     fuzz_check(PyUnicode_CompareWithASCIIString(
-                   PyDict_GetItemString(fields, "type"), type) == 0,
+                   fuzz_dict_item(fields, "type"), type) == 0,
                "the stanza's type");
     Py_DECREF(fields);
 }
