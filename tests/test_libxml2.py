@@ -14,7 +14,7 @@ import pytest
 from slixmpp.plugins.xep_0199.ping import XEP_0199 as SlixmppXEP_0199
 
 from libxml2_in_use import mapped_libxml2, pkg_config, runtime_version
-from memstream import SERVER, ping_xml
+from memstream import SERVER
 from slixmpp_ping_c import XEP_0199, _core
 from slixmpp_ping_c._core import parse_stanza
 from test_core import HEADER, make_tap, ping, result
