@@ -244,3 +244,4 @@ fuzz-run-tap:
 	  $(VENV)/bin/python tests/fuzz/fuzz_tap.py -detect_leaks=0)
 
 include mk/pythons.mk
+include mk/libxml2.mk

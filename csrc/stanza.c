@@ -5,8 +5,14 @@
 #include <string.h>
 
 #include <libxml/parser.h>
-#include <libxml/parserInternals.h>
 #include <libxml/xmlerror.h>
+
+/* libxml2 2.12 made the error handed to a structured handler const. */
+#if LIBXML_VERSION >= 21200
+typedef const xmlError *ReportedError;
+#else
+typedef xmlErrorPtr ReportedError;
+#endif
 
 /* The dictionary of a libxml2 parser keeps every name and namespace URI it
    has seen; starting afresh now and then bounds what a peer can make it
@@ -16,6 +22,15 @@
 static const char NEUTRAL_ROOT[] = "<root>";
 static const char PING_NS[] = "urn:xmpp:ping";
 static const char XML_NS[] = "http://www.w3.org/XML/1998/namespace";
+
+/* Pushed after each stanza and after the root.  Until more input comes,
+   libxml2 keeps to itself what it cannot judge yet (text after the element,
+   an unfinished comment or tag, a last CR); once this processing
+   instruction has come through, it has parsed every byte before it.  Any
+   other processing instruction beside the stanzas is refused, so the
+   input cannot forge it. */
+static const char SENTINEL[] = "<?parsed?>";
+static const char SENTINEL_TARGET[] = "parsed";
 
 /* A string copied into the arena, by offset, since the arena may move. */
 typedef struct {
@@ -41,6 +56,8 @@ struct StanzaParser {
     int complete;       /* the stanza's end tag was seen */
     int stray_text;     /* non-whitespace text around the stanza */
     int in_first_child;
+    int awaiting_sentinel;
+    int sentinel_seen;
     Slot slots[SLOT_COUNT];
     int other_attrs, children, text, is_ping;
     Buf arena;
@@ -78,7 +95,8 @@ keep(StanzaParser *p, int slot, const xmlChar *s, size_t len)
 
 /* Keeps an attribute value.  Without entity substitution libxml2 hands an
    attribute's '&' (written "&amp;" or "&#38;") over as "&#38;", and never a
-   bare '&', so turning each "&#38;" back into '&' is exact. */
+   bare '&', so turning each "&#38;" back into '&' is exact.  2.9 to 2.15
+   alike (xmlParseAttValueInternal); tests/test_libxml2.py checks it. */
 static void
 keep_value(StanzaParser *p, int slot, const xmlChar *s, size_t len)
 {
@@ -220,6 +238,23 @@ on_internal_subset(void *ctx, const xmlChar *name, const xmlChar *external_id,
     xmlStopParser(p->ctxt);
 }
 
+static void
+on_processing_instruction(void *ctx, const xmlChar *target,
+                          const xmlChar *data)
+{
+    StanzaParser *p = ctx;
+    if (p->depth != 1) {
+        return;     /* in the prolog or within a stanza: ignored */
+    }
+    if (p->awaiting_sentinel && !p->sentinel_seen
+        && equals(target, SENTINEL_TARGET) && (data == NULL || *data == 0)) {
+        p->sentinel_seen = 1;
+    }
+    else {
+        p->failed = 1;
+    }
+}
+
 static xmlEntityPtr
 on_get_entity(void *ctx, const xmlChar *name)
 {
@@ -230,7 +265,7 @@ on_get_entity(void *ctx, const xmlChar *name)
 }
 
 static void
-on_error(void *ctx, xmlErrorPtr error)
+on_error(void *ctx, ReportedError error)
 {
     StanzaParser *p = ctx;
     if (error == NULL || error->level >= XML_ERR_ERROR) {
@@ -251,6 +286,8 @@ drop_context(StanzaParser *p)
 StanzaParser *
 stanza_parser_new(void)
 {
+    /* Before any parser exists: libxml2 2.9 sets up its globals here. */
+    xmlInitParser();
     StanzaParser *p = calloc(1, sizeof(*p));
     if (p == NULL) {
         return NULL;
@@ -265,6 +302,7 @@ stanza_parser_new(void)
     sax->internalSubset = on_internal_subset;
     sax->getEntity = on_get_entity;
     sax->getParameterEntity = on_get_entity;
+    sax->processingInstruction = on_processing_instruction;
     sax->serror = on_error;
     buf_init(&p->root);
     buf_init(&p->arena);
@@ -293,16 +331,19 @@ clear_stanza(StanzaParser *p)
     p->arena.len = 0;
 }
 
-/* Until more input comes, libxml2 keeps to itself what it cannot judge yet
-   (text after the element, an unfinished tag): anything but whitespace
-   left over means more than one element, and must not reach the next
-   stanza. */
+/* Feeds len bytes, then the sentinel: 0 when libxml2 parsed all of them
+   without an error, -1 otherwise. */
 static int
-rest_is_blank(const StanzaParser *p)
+push(StanzaParser *p, const char *data, size_t len)
 {
-    const xmlParserInput *in = p->ctxt->input;
-    return in == NULL || in->cur == NULL
-           || is_blank(in->cur, (int)(in->end - in->cur));
+    if (xmlParseChunk(p->ctxt, data, (int)len, 0) != 0 || p->failed) {
+        return -1;
+    }
+    p->awaiting_sentinel = 1;
+    p->sentinel_seen = 0;
+    int rc = xmlParseChunk(p->ctxt, SENTINEL, (int)(sizeof(SENTINEL) - 1), 0);
+    p->awaiting_sentinel = 0;
+    return rc == 0 && !p->failed && p->sentinel_seen ? 0 : -1;
 }
 
 /* Parses the saved root into a fresh or reset context. */
@@ -317,9 +358,11 @@ start_context(StanzaParser *p)
         }
         /* HUGE lifts libxml2's limits on the length of a value or of the
            input held (10 MB), which only guard against what the DOCTYPE
-           we refuse could expand to. */
-        xmlCtxtUseOptions(p->ctxt, XML_PARSE_NONET | XML_PARSE_NOERROR
-                                   | XML_PARSE_NOWARNING | XML_PARSE_NOCDATA
+           we refuse could expand to.  Not NOERROR: since 2.13 it keeps
+           errors from on_error too, and namespace errors are not fatal.
+           Without NOENT and DTDLOAD, the options also undo any global
+           default that substitutes entities or loads a DTD. */
+        xmlCtxtUseOptions(p->ctxt, XML_PARSE_NONET | XML_PARSE_NOCDATA
                                    | XML_PARSE_HUGE);
     }
     else if (xmlCtxtResetPush(p->ctxt, NULL, 0, NULL, NULL) != 0) {
@@ -329,9 +372,8 @@ start_context(StanzaParser *p)
     p->parses = 0;
     p->depth = 0;
     clear_stanza(p);
-    if (xmlParseChunk(p->ctxt, p->root.data, (int)p->root.len, 0) != 0
-        || p->failed || p->depth != 1 || p->elements != 0
-        || !rest_is_blank(p)) {
+    if (push(p, p->root.data, p->root.len) < 0 || p->depth != 1
+        || p->elements != 0) {
         drop_context(p);
         return -1;
     }
@@ -380,9 +422,8 @@ stanza_parse(StanzaParser *p, const char *span, size_t len, StanzaInfo *info)
     }
     clear_stanza(p);
     p->parses++;
-    int rc = xmlParseChunk(p->ctxt, span, (int)len, 0);
-    if (rc != 0 || p->failed || p->depth != 1 || p->elements != 1
-        || !p->complete || p->stray_text || !rest_is_blank(p)) {
+    if (push(p, span, len) < 0 || p->depth != 1 || p->elements != 1
+        || !p->complete || p->stray_text) {
         /* The next stanza starts afresh from the root: libxml2 stops at a
            fatal error, and keeps to itself the bytes of a start tag it
            took for unfinished (<iq id="<"/>), which would go before the

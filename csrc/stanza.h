@@ -48,9 +48,10 @@ int stanza_parser_begin(StanzaParser *p, const char *root, size_t len);
 
 /*
  * Parses span, which must be exactly one well-formed element (whitespace
- * around it allowed).  0 with *info filled in, or -1: not well-formed, more
- * or less than one element, a DOCTYPE, an undeclared prefix, or out of
- * memory.  A failure does not affect the next call.
+ * and comments around it allowed).  0 with *info filled in, or -1: not
+ * well-formed, more or less than one element, a processing instruction
+ * beside it, a DOCTYPE, an undeclared prefix, or out of memory.  A failure
+ * does not affect the next call.
  */
 int stanza_parse(StanzaParser *p, const char *span, size_t len,
                  StanzaInfo *info);
