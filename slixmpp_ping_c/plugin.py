@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import pyexpat
 import time
 import uuid
 from asyncio import Future
@@ -225,6 +226,12 @@ class XEP_0199(BasePlugin):
         stats_max_peers -- stats() keeps the statistics of at most this
                      many JIDs (at least 1), dropping the least recently
                      pinged.  Defaults to 10,000.
+        deliver_without_delay -- If True, with expat 2.6 or newer (whose
+                     parser holds a stanza back until more data arrives)
+                     every stanza reaches slixmpp's handlers as soon as
+                     its last byte is read: one parser flush per read
+                     that ends a stanza.  Defaults to False (slixmpp's
+                     own timing).
     Events:
         ping_timeout -- A ping timed out; data: PingTimeout(jid, iq).
         keepalive_failed -- The keepalive is about to reconnect; data:
@@ -250,6 +257,7 @@ class XEP_0199(BasePlugin):
         'error_is_pong': False,
         'max_pending': 100_000,
         'stats_max_peers': 10_000,
+        'deliver_without_delay': False,
     }
 
     def plugin_init(self) -> None:
@@ -283,6 +291,12 @@ class XEP_0199(BasePlugin):
             send_slow=self._send_slow,
             on_timeout=self._on_timeout,
         )
+        self._tap.deliver_without_delay = bool(self.deliver_without_delay)
+        if self._tap.reparse_deferral and not hasattr(ET.XMLPullParser,
+                                                      'flush'):
+            log.info('expat %s may hold stanzas back and this Python has no '
+                     'XMLPullParser.flush() to release them: stanzas take '
+                     "slixmpp's path", '.'.join(map(str, pyexpat.version_info)))
         self._ping_handler = Callback('Ping', StanzaPath('iq@type=get/ping'),
                                       self._handle_ping)
         self._response_handler = Callback('Ping responses',

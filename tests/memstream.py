@@ -62,7 +62,7 @@ SLIXMPP_CONFIG_KEYS = frozenset({'keepalive', 'interval', 'timeout'})
 #: slixmpp-ping-c's own options at their defaults (README).
 OWN_CONFIG = {'keepalive_idle_only': False, 'keepalive_retries': 1,
               'error_is_pong': False, 'max_pending': 100_000,
-              'stats_max_peers': 10_000}
+              'stats_max_peers': 10_000, 'deliver_without_delay': False}
 
 
 def split_config(config: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

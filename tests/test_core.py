@@ -154,9 +154,14 @@ class FakeTransport:
 
 class FakeParser:
     """slixmpp's XMLPullParser, as the tap asks it whether it refused the
-    stream: never."""
+    stream (never) or holds events back (never: its queue stays empty)."""
+
+    _events_queue: tuple[Any, ...] = ()
 
     def feed(self, data: bytes) -> None:
+        pass
+
+    def flush(self) -> None:
         pass
 
     def read_events(self) -> Iterable[tuple[str, Any]]:
