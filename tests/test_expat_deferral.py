@@ -9,7 +9,6 @@ that final read states slixmpp's own behaviour on each expat.
 from __future__ import annotations
 
 import asyncio
-import pyexpat
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,13 +16,9 @@ from typing import Any
 
 import pytest
 from conftest import SLIXMPP_XEP_0199
-from memstream import CLIENT_JID, SERVER, MemoryStream, message_xml, open_client, ping_xml, result_xml
+from memstream import CLIENT_JID, EXPAT_DEFERS, SERVER, MemoryStream, message_xml, open_client, ping_xml, result_xml
 
 import slixmpp_ping_c
-
-#: This interpreter's expat holds input back (the tap's own test of it is
-#: the capability of the parser: flush() releases what is held).
-EXPAT_DEFERS = pyexpat.version_info >= (2, 6, 0)
 
 FRIEND = 'friend@example.net/phone'
 BODY_LENGTHS = [*range(1, 41), 100, 1000, 5000]
