@@ -9,14 +9,18 @@ that final read states slixmpp's own behaviour on each expat.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from conftest import SLIXMPP_XEP_0199
-from memstream import CLIENT_JID, EXPAT_DEFERS, SERVER, MemoryStream, message_xml, open_client, ping_xml, result_xml
+from memstream import (CLIENT_JID, EXPAT_DEFERS, SERVER, MemoryStream, client_stream, message_xml, open_client,
+                       ping_xml, result_xml)
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import StanzaPath
 
 import slixmpp_ping_c
 
@@ -142,3 +146,104 @@ async def test_same_stanzas_and_bytes_as_slixmpp_on_this_expat(variant: str) -> 
         assert delayed, 'expat defers, yet slixmpp delivered everything before the next read'
     else:
         assert delayed == []
+
+
+# ---- deliver_without_delay --------------------------------------------
+
+class IncomingFilter:
+    """An application's incoming filter, which would see every stanza: the
+    tap leaves them all to slixmpp as they come."""
+
+    def __init__(self, s: MemoryStream) -> None:
+        s.xmpp.add_filter('in', lambda stanza: stanza)
+
+
+class DebugLogging:
+    """slixmpp's stream logging at DEBUG: the tap leaves every stanza to
+    slixmpp, which logs it."""
+
+    def __init__(self, s: MemoryStream) -> None:
+        self.logger = logging.getLogger('slixmpp.xmlstream.xmlstream')
+        self.level = self.logger.level
+        self.logger.setLevel(logging.DEBUG)
+
+    def close(self) -> None:
+        self.logger.setLevel(self.level)
+
+
+async def fed_byte_by_byte(s: MemoryStream, data: bytes, done: Callable[[], bool]) -> str:
+    """'at the last byte', 'later' (only once more bytes came) or 'early'."""
+    for i in range(len(data)):
+        s.feed(data[i:i + 1])
+        await s.settle(quiet_rounds=2)
+        if done():
+            return 'at the last byte' if i == len(data) - 1 else 'early'
+    s.feed(b' ' * len(data))
+    await s.settle()
+    assert done()
+    return 'later'
+
+
+@pytest.mark.parametrize('path', ['tap', 'slixmpp: an incoming filter', 'slixmpp: DEBUG logging'])
+@pytest.mark.parametrize('option', [False, True])
+async def test_deliver_without_delay(path: str, option: bool) -> None:
+    """With the option a stanza reaches slixmpp's handlers as soon as its
+    last byte is read, whichever path it takes; without it, slixmpp's own
+    timing: on an expat that defers, the end of a stanza read byte by byte
+    waits for the next read.  A ping the tap answers never waits, nor one
+    it held whole to look at (it hands slixmpp all of it at once)."""
+    async with client_stream(slixmpp_ping_c.XEP_0199, config={'deliver_without_delay': option}) as s:
+        setup = {'tap': lambda s: None, 'slixmpp: an incoming filter': IncomingFilter,
+                 'slixmpp: DEBUG logging': DebugLogging}[path](s)
+        try:
+            bodies: list[str] = []
+            s.xmpp.add_event_handler('message', lambda msg: bodies.append(msg['body']))
+            message = message_xml('hello', frm=FRIEND).encode()
+            when = await fed_byte_by_byte(s, message, lambda: bodies == ['hello'])
+            assert when == ('at the last byte' if option or not EXPAT_DEFERS else 'later')
+            ping = ping_xml('d1', frm=SERVER, to=CLIENT_JID).encode()
+            written: list[str] = []
+            when = await fed_byte_by_byte(s, ping, lambda: bool(written.extend(s.take_stanzas()) or written))
+            assert written == [s.c14n(result_xml('d1', to=SERVER))]
+            by_tap = path == 'tap'
+            held_whole = path != 'slixmpp: an incoming filter'
+            assert when == ('at the last byte' if option or held_whole or not EXPAT_DEFERS else 'later')
+            assert s.ping_plugin._tap.counters() == ((1, 0) if by_tap else (0, 0))
+        finally:
+            if isinstance(setup, DebugLogging):
+                setup.close()
+
+
+# ---- an expat that defers, a parser without flush() -------------------
+
+class ParserWithoutFlush:
+    """slixmpp's parser as a Python older than flush() (3.12.2 and earlier)
+    linked against a system expat >= 2.6 has it."""
+
+    def __init__(self, parser: Any) -> None:
+        self._parser = parser
+
+    def feed(self, data: bytes) -> None:
+        self._parser.feed(data)
+
+    def read_events(self) -> Iterator[tuple[str, Any]]:
+        return self._parser.read_events()
+
+
+@pytest.mark.parametrize('wrapped', [False, True])
+async def test_deferring_expat_without_flush_leaves_stanzas_to_slixmpp(wrapped: bool) -> None:
+    """Nothing could tell what expat holds back: the tap stays passive and
+    slixmpp answers (here on any expat: the tap is told expat defers; this
+    Python's own parser has flush() from 3.13 on)."""
+    async with client_stream(slixmpp_ping_c.XEP_0199) as s:
+        tap = s.ping_plugin._tap
+        tap.reparse_deferral = True
+        s.xmpp.init_parser()
+        if wrapped:
+            s.xmpp.parser = ParserWithoutFlush(s.xmpp.parser)
+        flush = hasattr(s.xmpp.parser, 'flush')
+        s.feed(s.server_header())
+        s.feed(ping_xml('n1', frm=SERVER, to=CLIENT_JID) + ' ' * 200)
+        await s.settle()
+        assert s.take_stanzas() == [s.c14n(result_xml('n1', to=SERVER))]
+        assert tap.counters() == ((1, 0) if flush else (0, 0))
