@@ -177,6 +177,14 @@ def split(data: bytes) -> tuple[int, list[bytes]]:
     return flags, reads
 
 
+def release(reads: list[bytes]) -> bytes:
+    """The last read, whitespace: expat >= 2.6 holds input back until what
+    it holds at least doubles, and it never held more than all the bytes
+    so far; this makes it parse everything, in both worlds, so that they
+    are compared once neither holds anything."""
+    return b' ' * sum(map(len, reads))
+
+
 def reference(ns: str, reads: list[bytes]) -> Log:
     """What slixmpp's parser alone makes of the reads."""
     stream = Recorder(ns)
@@ -213,6 +221,7 @@ def through_tap(flags: int, reads: list[bytes]) -> tuple[Log, list[bytes]]:
         ids.append(future.id.encode())
     reads = [read.replace(b'$1', ids[0]).replace(b'$2', ids[1])
              .replace(b'$B', BIG) for read in reads] + [FLUSH]
+    reads.append(release(reads))
     stream.transport.log = log
     for read in reads:
         tap(read)
@@ -268,7 +277,7 @@ def check(data: bytes) -> None:
     flags, reads = split(data)
     got, reads = through_tap(flags, reads)
     expected = reference(COMPONENT_NS if flags & 4 else CLIENT_NS, reads)
-    context = Mismatch(reads[:-1], got, expected)
+    context = Mismatch(reads[:-2], got, expected)
     (got, got_after), (expected, expected_after) = (
         until_refused(got), until_refused(expected))
     assert len(got) == len(expected), context
