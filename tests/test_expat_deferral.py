@@ -19,8 +19,6 @@ import pytest
 from conftest import SLIXMPP_XEP_0199
 from memstream import (CLIENT_JID, EXPAT_DEFERS, SERVER, MemoryStream, client_stream, message_xml, open_client,
                        ping_xml, result_xml)
-from slixmpp.xmlstream.handler import Callback
-from slixmpp.xmlstream.matcher import StanzaPath
 
 import slixmpp_ping_c
 
@@ -71,7 +69,8 @@ async def run_world(plugin_cls: type, cases: list[list[bytes]], *, pong_to_ours:
     s = await open_client(plugin_cls, config=config)
     watch(s, traces)
     try:
-        for reads in cases:
+        for case in cases:
+            reads = case
             trace = Trace()
             traces.append(trace)
             if pong_to_ours:
@@ -132,8 +131,8 @@ async def differential(variant: str) -> tuple[list[str], list[tuple[int, int]]]:
     theirs = await run_world(SLIXMPP_XEP_0199, cases, pong_to_ours=pong)
     ours = await run_world(slixmpp_ping_c.XEP_0199, cases, pong_to_ours=pong)
     differ = [f'body {length}, reads of {size}: slixmpp {a.whole()}, ours {b.whole()}'
-              for (length, size), a, b in zip(labels, theirs, ours) if a.whole() != b.whole()]
-    delayed = [label for label, a in zip(labels, theirs) if a.delayed()]
+              for (length, size), a, b in zip(labels, theirs, ours, strict=True) if a.whole() != b.whole()]
+    delayed = [label for label, a in zip(labels, theirs, strict=True) if a.delayed()]
     return differ, delayed
 
 
