@@ -27,9 +27,9 @@ import importlib.util
 import logging
 import os
 import sys
+import types
+import typing
 import xml.etree.ElementTree as ET
-from types import SimpleNamespace
-from typing import Any
 
 
 def _load_core() -> None:
@@ -65,6 +65,10 @@ BIG = b'b' * (16 * 1024)
 QUIET = logging.getLogger('fuzz_tap.quiet')
 QUIET.setLevel(logging.WARNING)
 
+# typing is imported whole: `from typing import ...` run by __main__ leaves,
+# on Python 3.13.0, a frame object that LeakSanitizer reports when
+# libFuzzer exits without finalizing the interpreter.
+Any = typing.Any
 Log = list[tuple[Any, ...]]
 
 
@@ -158,7 +162,7 @@ class Loop:
         return Future(self.log)
 
     def call_later(self, delay: float, callback: Any, *args: Any) -> Any:
-        return SimpleNamespace(cancel=lambda: None)
+        return types.SimpleNamespace(cancel=lambda: None)
 
 
 def split(data: bytes) -> tuple[int, list[bytes]]:
@@ -201,7 +205,7 @@ def through_tap(flags: int, reads: list[bytes]) -> tuple[Log, list[bytes]]:
     slow: list[str] = []
     tap = Tap(stream, stream.data_received, Loop(log), default_ns=ns,
               component=bool(flags & 4), log=QUIET,
-              send_queue=SimpleNamespace(_unfinished_tasks=0),
+              send_queue=types.SimpleNamespace(_unfinished_tasks=0),
               normalize_jid=_reply_jid,
               send_slow=lambda id_, peer, ifrom: slow.append(id_),
               on_timeout=lambda *args: None)
