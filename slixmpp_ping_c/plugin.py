@@ -326,6 +326,12 @@ class XEP_0199(BasePlugin):
 
         self._install_tap()
 
+    def __setattr__(self, key: str, value: Any) -> None:
+        super().__setattr__(key, value)
+        # The tap reads its copy on every read, not the config.
+        if key == 'deliver_without_delay' and '_tap' in self.__dict__:
+            self._tap.deliver_without_delay = bool(value)
+
     def plugin_end(self) -> None:
         self.xmpp.plugin['xep_0030'].del_feature(feature=Ping.namespace)
         self.xmpp.remove_handler('Ping')

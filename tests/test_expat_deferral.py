@@ -208,6 +208,9 @@ async def test_deliver_without_delay(path: str, option: bool) -> None:
             held_whole = path != 'slixmpp: an incoming filter'
             assert when == ('at the last byte' if option or held_whole or not EXPAT_DEFERS else 'later')
             assert s.ping_plugin._tap.counters() == ((1, 0) if by_tap else (0, 0))
+            # Set on the plugin, the option reaches the tap at once.
+            s.ping_plugin.deliver_without_delay = not option
+            assert s.ping_plugin._tap.deliver_without_delay is (not option)
         finally:
             if isinstance(setup, DebugLogging):
                 setup.close()
