@@ -614,3 +614,9 @@ def test_deliver_without_delay_flushes_once_per_read_that_ends_a_stanza() -> Non
     assert parser.flushes == 2
     assert stream.received == [HEADER, b"<message><body>1</body></message><message><body>2",
                                b"</body></message><presence/>", b"  "]
+    # Passive (past the stream's end), the tap tells no stanzas apart: it
+    # flushes after every read.
+    tap(b"</stream:stream>")
+    tap(b" ")
+    tap(b" ")
+    assert parser.flushes == 5
