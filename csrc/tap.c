@@ -472,8 +472,9 @@ parser_events_waiting(TapObject *self)
    events it released reach slixmpp through its own data_received(b""), so
    its handlers run here and may do anything (restart the stream: then
    passive is set; send stanzas; complete a ping): the caller checks again
-   what it relies on.  Cheap when slixmpp got no bytes since the last
-   call. */
+   what it relies on.  Asks the parser only when slixmpp got bytes since the
+   last call (fed_unchecked); a caller that cannot know what slixmpp was fed
+   before (a tap put in mid-stream) sets fed_unchecked first. */
 static int
 parser_settled(TapObject *self)
 {
