@@ -245,3 +245,4 @@ fuzz-run-tap:
 
 include mk/pythons.mk
 include mk/libxml2.mk
+include mk/expat.mk

@@ -34,6 +34,9 @@ typedef struct {
     PyObject *str_unfinished_tasks;
     PyObject *str_feed;
     PyObject *str_read_events;
+    PyObject *str_flush;
+    PyObject *str_events_queue;
+    PyObject *empty_bytes;
     PyObject *debug_level;
     /* parse_stanza()'s parser and the build functions' buffer */
     StanzaParser *parser;

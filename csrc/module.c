@@ -295,6 +295,13 @@ core_exec(PyObject *module)
     INTERN(str_unfinished_tasks, "_unfinished_tasks");
     INTERN(str_feed, "feed");
     INTERN(str_read_events, "read_events");
+    INTERN(str_flush, "flush");
+    /* XMLPullParser's private event queue (xml.etree, 3.4 to 3.13) */
+    INTERN(str_events_queue, "_events_queue");
+    st->empty_bytes = PyBytes_FromStringAndSize(NULL, 0);
+    if (st->empty_bytes == NULL) {
+        return -1;
+    }
     /* logging.DEBUG */
     st->debug_level = PyLong_FromLong(10);
     if (st->debug_level == NULL) {
@@ -344,6 +351,9 @@ core_clear(PyObject *module)
     Py_CLEAR(st->str_unfinished_tasks);
     Py_CLEAR(st->str_feed);
     Py_CLEAR(st->str_read_events);
+    Py_CLEAR(st->str_flush);
+    Py_CLEAR(st->str_events_queue);
+    Py_CLEAR(st->empty_bytes);
     Py_CLEAR(st->debug_level);
     return 0;
 }

@@ -25,6 +25,19 @@ typedef enum { ACT_NONE, ACT_ANSWER, ACT_PONG } Action;
 
 /* ---- the stream ------------------------------------------------------ */
 
+/* *out = obj.name (a new reference), or NULL if obj has no such attribute.
+   -1 on any other error. */
+static int
+optional_attr(PyObject *obj, PyObject *name, PyObject **out)
+{
+    *out = PyObject_GetAttr(obj, name);
+    if (*out == NULL && PyErr_ExceptionMatches(PyExc_AttributeError)) {
+        PyErr_Clear();
+        return 0;
+    }
+    return *out == NULL ? -1 : 0;
+}
+
 /* Follows slixmpp to a new stream: init_parser() makes a new parser object
    for every connection and every stream restart.  -1 on error. */
 int
@@ -45,6 +58,7 @@ tap_sync_stream(TapObject *self)
         return 0;
     }
     Py_XSETREF(self->parser, parser);
+    Py_CLEAR(self->parser_flush);
     Py_CLEAR(self->write);
     scanner_reset(&self->scanner);
     self->header.len = 0;
@@ -53,6 +67,14 @@ tap_sync_stream(TapObject *self)
     self->carry.len = 0;
     self->fed_unchecked = 0;
     self->passive = parser == Py_None;
+    if (!self->passive && self->reparse_deferral) {
+        /* Without flush() nothing tells what expat holds back. */
+        if (optional_attr(parser, tap_state(self)->str_flush,
+                          &self->parser_flush) < 0) {
+            return -1;
+        }
+        self->passive = self->parser_flush == NULL;
+    }
     PyObject *transport = PyObject_GetAttr(self->xmpp, st->str_transport);
     if (transport == NULL) {
         return -1;
@@ -65,20 +87,12 @@ tap_sync_stream(TapObject *self)
     return failed ? -1 : 0;
 }
 
-/* Hands bytes to slixmpp.  If its handlers restarted the stream (a new
-   parser) or raised, the rest of this read is slixmpp's alone. */
+/* Hands data (bytes) to slixmpp.  If its handlers restarted the stream (a
+   new parser) or raised, the rest of this read is slixmpp's alone. */
 static int
-feed_bytes(TapObject *self, const char *p, size_t n)
+feed_object(TapObject *self, PyObject *chunk)
 {
-    if (n == 0) {
-        return 0;
-    }
-    PyObject *chunk = PyBytes_FromStringAndSize(p, (Py_ssize_t)n);
-    if (chunk == NULL) {
-        return -1;
-    }
     PyObject *r = PyObject_CallOneArg(self->feed, chunk);
-    Py_DECREF(chunk);
     if (r == NULL) {
         self->passive = 1;
         return -1;
@@ -95,6 +109,21 @@ feed_bytes(TapObject *self, const char *p, size_t n)
         self->passive = 1;
     }
     return 0;
+}
+
+static int
+feed_bytes(TapObject *self, const char *p, size_t n)
+{
+    if (n == 0) {
+        return 0;
+    }
+    PyObject *chunk = PyBytes_FromStringAndSize(p, (Py_ssize_t)n);
+    if (chunk == NULL) {
+        return -1;
+    }
+    int rc = feed_object(self, chunk);
+    Py_DECREF(chunk);
+    return rc;
 }
 
 /* Hands the held bytes of earlier reads to slixmpp. */
@@ -357,19 +386,32 @@ answer_ping(TapObject *self, const StanzaInfo *info)
     return rc;
 }
 
+/* After a call that failed or gave nothing: 1 if it raised xml.etree's
+   ParseError (a SyntaxError: slixmpp's parser refuses the stream), now
+   cleared; -1 if another error; 0 if none. */
+static int
+raised_parse_error(void)
+{
+    if (!PyErr_Occurred()) {
+        return 0;
+    }
+    if (PyErr_ExceptionMatches(PyExc_SyntaxError)) {
+        PyErr_Clear();
+        return 1;
+    }
+    return -1;
+}
+
 /* 1 if slixmpp's parser has refused the stream, 0 if not, -1 on error.
    slixmpp says so only by the ParseError it catches in data_received, and
    from then on drops every read: no stanza may be taken after that.  Fed
    whitespace, which the stream allows where a stanza is about to start,
    the parser raises again if it refused, and gives no event otherwise.
-   Asked only when slixmpp got bytes since it was last asked. */
+   Exact only where expat holds nothing back (before 2.6): the space could
+   release a held event, or be held back itself. */
 static int
-parser_refused(TapObject *self)
+space_probe_refused(TapObject *self)
 {
-    if (!self->fed_unchecked) {
-        return 0;
-    }
-    self->fed_unchecked = 0;
     CoreState *st = tap_state(self);
     PyObject *space = PyBytes_FromStringAndSize(" ", 1);
     if (space == NULL) {
@@ -395,12 +437,67 @@ parser_refused(TapObject *self)
         Py_DECREF(event);
         return 1;
     }
-    if (PyErr_ExceptionMatches(PyExc_SyntaxError)) {
-        /* xml.etree's ParseError */
-        PyErr_Clear();
+    return raised_parse_error();
+}
+
+/* 1 if slixmpp's parser may hold events it has not handed out yet: its
+   queue (XMLPullParser's private _events_queue, read here only) is not
+   empty, or is not there to tell.  -1 on error. */
+static int
+parser_events_waiting(TapObject *self)
+{
+    PyObject *queue;
+    if (optional_attr(self->parser, tap_state(self)->str_events_queue,
+                      &queue) < 0) {
+        return -1;
+    }
+    if (queue == NULL) {
         return 1;
     }
-    return PyErr_Occurred() ? -1 : 0;
+    Py_ssize_t n = PyObject_Length(queue);
+    Py_DECREF(queue);
+    return n < 0 ? -1 : n > 0;
+}
+
+/* Whether slixmpp's parser is settled: every byte slixmpp was fed parsed,
+   every event of it handled by slixmpp, and the stream not refused.
+   1 settled; 0 refused, or no way to tell (the caller goes passive); -1
+   error.  With expat >= 2.6 ("reparse deferral") flush() makes expat parse
+   what it held back, raising ParseError if it refuses the stream; the
+   events it released reach slixmpp through its own data_received(b""), so
+   its handlers run here and may do anything (restart the stream: then
+   passive is set; send stanzas; complete a ping): the caller checks again
+   what it relies on.  Asks the parser only when slixmpp got bytes since the
+   last call (fed_unchecked); a caller that cannot know what slixmpp was fed
+   before (a tap put in mid-stream) sets fed_unchecked first. */
+static int
+parser_settled(TapObject *self)
+{
+    if (!self->fed_unchecked) {
+        return 1;
+    }
+    self->fed_unchecked = 0;
+    if (!self->reparse_deferral) {
+        int refused = space_probe_refused(self);
+        return refused < 0 ? -1 : !refused;
+    }
+    if (self->parser_flush == NULL) {
+        return 0;
+    }
+    PyObject *r = PyObject_CallNoArgs(self->parser_flush);
+    if (r == NULL) {
+        return raised_parse_error() > 0 ? 0 : -1;
+    }
+    Py_DECREF(r);
+    int waiting = parser_events_waiting(self);
+    if (waiting <= 0) {
+        return waiting < 0 ? -1 : 1;
+    }
+    if (feed_object(self, tap_state(self)->empty_bytes) < 0) {
+        return -1;
+    }
+    self->fed_unchecked = 0;
+    return !self->passive;
 }
 
 /* Takes the action if it is still ours once the bytes before the stanza
@@ -413,10 +510,10 @@ act(TapObject *self, Action act, const StanzaInfo *info, int *debug)
     if (d != 0) {
         return d < 0 ? -1 : 0;
     }
-    int refused = parser_refused(self);
-    if (refused != 0) {
+    int settled = parser_settled(self);
+    if (settled <= 0) {
         self->passive = 1;
-        return refused < 0 ? -1 : 0;
+        return settled;
     }
     if (act == ACT_ANSWER) {
         int ok = self->answer_pings ? tap_can_write(self, debug) : 0;
@@ -671,6 +768,47 @@ act_on_read(TapObject *self, const char *buf, size_t len, size_t n_events,
     return 0;
 }
 
+/* 1 if the read's events end a stanza (or the tap follows no stanzas:
+   passive), 0 if not. */
+static int
+read_ended_stanza(TapObject *self, Py_ssize_t n_events)
+{
+    for (Py_ssize_t i = 0; i < n_events && !self->passive; i++) {
+        if (self->events[i].kind == SCAN_STANZA_END) {
+            return 1;
+        }
+    }
+    return self->passive;
+}
+
+/* deliver_without_delay: what expat holds back of a read that ended a
+   stanza reaches slixmpp's handlers now, not with the next read.  A
+   refusal flush() finds is left to slixmpp's parser, which reports it at
+   the read it would have anyway.  -1 on error. */
+static int
+deliver_now(TapObject *self)
+{
+    if (!self->deliver_without_delay || !self->reparse_deferral
+        || !self->fed_unchecked) {
+        return 0;
+    }
+    PyObject *parser = PyObject_GetAttr(self->xmpp,
+                                        tap_state(self)->str_parser);
+    if (parser == NULL) {
+        return -1;
+    }
+    Py_DECREF(parser);
+    if (parser != self->parser) {
+        /* A new stream: what the old parser holds is of no stream now. */
+        return 0;
+    }
+    int settled = parser_settled(self);
+    if (settled == 0) {
+        self->passive = 1;
+    }
+    return settled < 0 ? -1 : 0;
+}
+
 static PyObject *
 tap_call(TapObject *self, PyObject *const *args, size_t nargsf,
          /* cppcheck-suppress constParameter ; vectorcallfunc's signature */
@@ -692,7 +830,12 @@ tap_call(TapObject *self, PyObject *const *args, size_t nargsf,
     if (self->passive) {
         /* Stanzas are not told apart here: any read is a sign of life. */
         self->received_at = core_monotonic();
-        return PyObject_CallOneArg(self->feed, data);
+        PyObject *r = PyObject_CallOneArg(self->feed, data);
+        self->fed_unchecked = 1;
+        if (r != NULL && deliver_now(self) < 0) {
+            Py_CLEAR(r);
+        }
+        return r;
     }
     PyObject *bytes = as_bytes(data);
     if (bytes == NULL) {
@@ -729,6 +872,9 @@ tap_call(TapObject *self, PyObject *const *args, size_t nargsf,
             rc = feed_bytes(self, buf + pass_from, len - pass_from);
         }
     }
+    if (rc == 0 && read_ended_stanza(self, n_events)) {
+        rc = deliver_now(self);
+    }
     Py_DECREF(bytes);
     if (rc < 0) {
         return NULL;
@@ -737,6 +883,27 @@ tap_call(TapObject *self, PyObject *const *args, size_t nargsf,
 }
 
 /* ---- the type -------------------------------------------------------- */
+
+/* 1 if the expat xml.etree parses with may hold input back (2.6.0 and
+   newer: reparse deferral), 0 if not, -1 on error. */
+static int
+expat_defers(void)
+{
+    PyObject *pyexpat = PyImport_ImportModule("pyexpat");
+    if (pyexpat == NULL) {
+        return -1;
+    }
+    PyObject *version = PyObject_GetAttrString(pyexpat, "version_info");
+    Py_DECREF(pyexpat);
+    PyObject *first = Py_BuildValue("(iii)", 2, 6, 0);
+    int defers = -1;
+    if (version != NULL && first != NULL) {
+        defers = PyObject_RichCompareBool(version, first, Py_GE);
+    }
+    Py_XDECREF(version);
+    Py_XDECREF(first);
+    return defers;
+}
 
 static int
 tap_init(TapObject *self, PyObject *args, PyObject *kwds)
@@ -772,6 +939,11 @@ tap_init(TapObject *self, PyObject *args, PyObject *kwds)
     if (inflight_init(&self->inflight) < 0) {
         return -1;
     }
+    int defers = expat_defers();
+    if (defers < 0) {
+        return -1;
+    }
+    self->reparse_deferral = (char)defers;
     self->create_future = PyObject_GetAttr(loop, st->str_create_future);
     self->call_later = PyObject_GetAttr(loop, st->str_call_later);
     self->expire = PyObject_GetAttr((PyObject *)self, st->str_expire);
@@ -853,6 +1025,7 @@ tap_traverse(TapObject *self, visitproc visit, void *arg)
     Py_VISIT(self->timer);
     Py_VISIT(self->jids);
     Py_VISIT(self->parser);
+    Py_VISIT(self->parser_flush);
     Py_VISIT(self->write);
     if (self->inflight.slots != NULL) {
         VisitEntries v = {visit, arg, 0};
@@ -891,6 +1064,7 @@ tap_clear(TapObject *self)
     Py_CLEAR(self->timer);
     Py_CLEAR(self->jids);
     Py_CLEAR(self->parser);
+    Py_CLEAR(self->parser_flush);
     Py_CLEAR(self->write);
     return 0;
 }
@@ -941,6 +1115,13 @@ static PyMemberDef tap_members[] = {
      "Complete pings from their results in C."},
     {"direct_send", Py_T_BOOL, offsetof(TapObject, direct_send), 0,
      "Write stanzas to the transport directly."},
+    {"deliver_without_delay", Py_T_BOOL,
+     offsetof(TapObject, deliver_without_delay), 0,
+     "Flush slixmpp's parser after each read that ends a stanza, so that "
+     "no stanza waits for the next read (expat >= 2.6 only)."},
+    {"reparse_deferral", Py_T_BOOL, offsetof(TapObject, reparse_deferral), 0,
+     "Whether expat may hold input back (>= 2.6.0); read at each new "
+     "stream."},
     {"sm", Py_T_OBJECT_EX, offsetof(TapObject, sm), 0,
      "Stream Management's accounting, or None."},
     {"received_at", Py_T_DOUBLE, offsetof(TapObject, received_at),

@@ -43,8 +43,13 @@ typedef struct {
     char answer_pings;
     char complete_pongs;
     char direct_send;
+    /* flush slixmpp's parser after each read that ends a stanza */
+    char deliver_without_delay;
     /* the stream */
     PyObject *parser;           /* slixmpp's parser the state below is for */
+    PyObject *parser_flush;     /* its flush(), or NULL if it has none */
+    char reparse_deferral;      /* expat >= 2.6: parsing may wait for more
+                                   input (CVE-2023-52425) */
     PyObject *write;            /* transport.write, or NULL */
     Buf default_ns;
     int component;
@@ -53,7 +58,7 @@ typedef struct {
     Buf header;
     int in_header;
     int passive;                /* hand everything to slixmpp */
-    int fed_unchecked;          /* slixmpp got bytes since parser_refused() */
+    int fed_unchecked;          /* slixmpp got bytes since parser_settled() */
     int holding;                /* an iq's bytes are held back */
     int lone_lt;                /* ...or only the '<' that ended a read */
     int in_call;

@@ -16,6 +16,7 @@ import functools
 import inspect
 import logging
 import os
+import pyexpat
 import time
 from asyncio import Future
 from collections import OrderedDict
@@ -231,6 +232,12 @@ class XEP_0199(BasePlugin):
         stats_max_peers -- stats() keeps the statistics of at most this
                      many JIDs (at least 1), dropping the least recently
                      pinged.  Defaults to 10,000.
+        deliver_without_delay -- If True, with expat 2.6 or newer (whose
+                     parser holds a stanza back until more data arrives)
+                     every stanza reaches slixmpp's handlers as soon as
+                     its last byte is read: one parser flush per read
+                     that ends a stanza.  Defaults to False (slixmpp's
+                     own timing).
     Events:
         ping_timeout -- A ping timed out; data: PingTimeout(jid, iq).
         keepalive_failed -- The keepalive is about to reconnect; data:
@@ -256,6 +263,7 @@ class XEP_0199(BasePlugin):
         'error_is_pong': False,
         'max_pending': 100_000,
         'stats_max_peers': 10_000,
+        'deliver_without_delay': False,
     }
 
     def plugin_init(self) -> None:
@@ -289,6 +297,12 @@ class XEP_0199(BasePlugin):
             send_slow=self._send_slow,
             on_timeout=self._on_timeout,
         )
+        self._tap.deliver_without_delay = bool(self.deliver_without_delay)
+        if self._tap.reparse_deferral and not hasattr(ET.XMLPullParser,
+                                                      'flush'):
+            log.info('expat %s may hold stanzas back and this Python has no '
+                     'XMLPullParser.flush() to release them: stanzas take '
+                     "slixmpp's path", '.'.join(map(str, pyexpat.version_info)))
         self._ping_handler = Callback('Ping', StanzaPath('iq@type=get/ping'),
                                       self._handle_ping)
         self._response_handler = Callback('Ping responses',
@@ -317,6 +331,12 @@ class XEP_0199(BasePlugin):
                 xmpp.add_event_handler(name, handler)
 
         self._install_tap()
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        super().__setattr__(key, value)
+        # The tap reads its copy on every read, not the config.
+        if key == 'deliver_without_delay' and '_tap' in self.__dict__:
+            self._tap.deliver_without_delay = bool(value)
 
     def plugin_end(self) -> None:
         self.xmpp.plugin['xep_0030'].del_feature(feature=Ping.namespace)

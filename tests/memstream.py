@@ -39,6 +39,12 @@ SLIXMPP_VERSION: tuple[int, ...] = tuple(
 #: (False); releases in between were not checked.
 OLD_SLIXMPP: bool = SLIXMPP_VERSION < (1, 9)
 
+#: This Python's expat holds parse events back until more data arrives
+#: (2.6.0 and newer, "reparse deferral", CVE-2023-52425): slixmpp's own
+#: handlers then see a stanza whose end came in a small read only with a
+#: later read.  Tests of slixmpp's timing branch on this.
+EXPAT_DEFERS: bool = xml.parsers.expat.version_info >= (2, 6, 0)
+
 STREAM_NS = 'http://etherx.jabber.org/streams'
 CLIENT_NS = 'jabber:client'
 COMPONENT_NS = 'jabber:component:accept'
@@ -62,7 +68,7 @@ SLIXMPP_CONFIG_KEYS = frozenset({'keepalive', 'interval', 'timeout'})
 #: slixmpp-ping-c's own options at their defaults (README).
 OWN_CONFIG = {'keepalive_idle_only': False, 'keepalive_retries': 1,
               'error_is_pong': False, 'max_pending': 100_000,
-              'stats_max_peers': 10_000}
+              'stats_max_peers': 10_000, 'deliver_without_delay': False}
 
 
 def split_config(config: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

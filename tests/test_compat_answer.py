@@ -16,7 +16,7 @@ from slixmpp.jid import InvalidJID
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath, StanzaPath
 
-from memstream import (CLIENT_JID, CLIENT_NS, COMPONENT_JID, OLD_SLIXMPP, PING_NS, SERVER,
+from memstream import (CLIENT_JID, CLIENT_NS, COMPONENT_JID, EXPAT_DEFERS, OLD_SLIXMPP, PING_NS, SERVER,
                        STREAM_FOOTER, STREAM_NS, STREAMS_NS, MemoryStream, client_stream,
                        component_stream, error_xml, message_xml, ping_xml, result_xml,
                        split_stanzas)
@@ -183,12 +183,29 @@ async def test_several_pings_in_one_read(impl: Impl) -> None:
         assert await exchange(s, data) == s.canon_list(*(result_xml(i, to=JULIET) for i in ids))
 
 
+async def answers_now_and_later(s: MemoryStream, impl: Impl, fed: int) -> tuple[list[str], list[str]]:
+    """(the stanzas written for what was fed, those written only once more
+    bytes came: a whitespace keepalive as long as what was fed).  Only
+    slixmpp's own plugin on an expat that defers (>= 2.6) has any later:
+    expat held the end of the stanza back; ours answers in C as soon as the
+    ping is complete."""
+    await s.settle(quiet_rounds=2)
+    now = s.take_stanzas()
+    s.feed(b' ' * fed)
+    await s.settle(quiet_rounds=2)
+    later = s.take_stanzas()
+    if impl.is_c or not EXPAT_DEFERS:
+        assert later == []
+    return now, later
+
+
 async def test_ping_split_at_every_byte_offset(impl: Impl) -> None:
     """One stream, the same ping cut in two reads at every offset (including
     inside multi-byte UTF-8 sequences)."""
     async with client_stream(impl.cls) as s:
         template = ping_xml('split-{n}-é中\U0001F600', frm=SPECIAL_JID, to=CLIENT_JID)
         length = len(template.format(n=0).encode())
+        delayed = []
         for offset in range(1, length):
             request = template.format(n=offset).encode()
             expected = s.c14n(result_xml(f'split-{offset}-é中\U0001F600', to=SPECIAL_JID))
@@ -196,8 +213,13 @@ async def test_ping_split_at_every_byte_offset(impl: Impl) -> None:
             await s.settle(quiet_rounds=1)
             assert s.sent() == b'', f'answered before the stanza was complete (offset {offset})'
             s.feed(request[offset:])
-            await s.settle(quiet_rounds=2)
-            assert s.take_stanzas() == [expected], f'offset {offset}'
+            now, later = await answers_now_and_later(s, impl, len(request))
+            assert now + later == [expected], f'offset {offset}'
+            if later:
+                delayed.append(offset)
+        # slixmpp on expat >= 2.6: a second read too short for expat to try
+        # the held token again leaves the ping for the next read.
+        assert bool(delayed) == (not impl.is_c and EXPAT_DEFERS), delayed
 
 
 async def test_split_reads_across_several_stanzas(impl: Impl) -> None:
@@ -208,15 +230,20 @@ async def test_split_reads_across_several_stanzas(impl: Impl) -> None:
         data = ''.join(ping_xml(i, frm=JULIET) for i in ids).encode()
         for i in range(len(data)):
             s.feed(data[i:i + 1])
-        await s.settle()
-        assert s.take_stanzas() == s.canon_list(*(result_xml(i, to=JULIET) for i in ids))
+        now, later = await answers_now_and_later(s, impl, len(data))
+        results = s.canon_list(*(result_xml(i, to=JULIET) for i in ids))
+        assert now + later == results
+        if not impl.is_c and EXPAT_DEFERS:
+            # slixmpp on expat >= 2.6: the last ping's end tag, one byte at
+            # a time, waits for the next read.
+            assert later == results[-1:]
         for chunk_size in (7, 50, 100):
             ids = [f'c{chunk_size}-{i}' for i in range(3)]
             data = ''.join(ping_xml(i, frm=JULIET) for i in ids).encode()
             for start in range(0, len(data), chunk_size):
                 s.feed(data[start:start + chunk_size])
-            await s.settle()
-            assert s.take_stanzas() == s.canon_list(*(result_xml(i, to=JULIET) for i in ids))
+            now, later = await answers_now_and_later(s, impl, len(data))
+            assert now + later == s.canon_list(*(result_xml(i, to=JULIET) for i in ids))
 
 
 async def test_messages_and_pings_interleaved(impl: Impl) -> None:

@@ -14,6 +14,7 @@ import math
 import random
 import statistics
 import sys
+import xml.etree.ElementTree as ET
 from types import SimpleNamespace
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -154,9 +155,14 @@ class FakeTransport:
 
 class FakeParser:
     """slixmpp's XMLPullParser, as the tap asks it whether it refused the
-    stream: never."""
+    stream (never) or holds events back (never: its queue stays empty)."""
+
+    _events_queue: tuple[Any, ...] = ()
 
     def feed(self, data: bytes) -> None:
+        pass
+
+    def flush(self) -> None:
         pass
 
     def read_events(self) -> Iterable[tuple[str, Any]]:
@@ -655,3 +661,78 @@ def test_parsers_renew_their_libxml2_context() -> None:
         tap(ping(f'r{i}'))
     assert stream.transport.written == [result(f'r{i}') for i in range(10_000)]
     assert stream.received == [HEADER]
+
+
+# ---- an expat that holds input back (>= 2.6) ------------------------------
+
+class DeferringParser:
+    """A parser on an expat that defers: flush() says whether the stream
+    was refused.  With queue, its empty _events_queue says flush() released
+    nothing; without, the tap cannot tell and hands slixmpp b"" after each
+    flush."""
+
+    def __init__(self, refused: bool = False, queue: bool = False) -> None:
+        self.refused = refused
+        self.flushes = 0
+        if queue:
+            self._events_queue: tuple[Any, ...] = ()
+
+    def feed(self, data: bytes) -> None:
+        pass
+
+    def read_events(self) -> Iterable[tuple[str, Any]]:
+        return ()
+
+    def flush(self) -> None:
+        self.flushes += 1
+        if self.refused:
+            raise ET.ParseError('not well-formed')
+
+
+@pytest.mark.parametrize('refused', [False, True])
+def test_a_deferring_parser_is_flushed_before_a_stanza_is_taken(refused: bool) -> None:
+    tap, stream, _ = make_tap()
+    tap.reparse_deferral = True
+    stream.parser = parser = DeferringParser(refused)
+    message = b"<message><body>hi</body></message>"
+    tap(HEADER + message + ping('p1'))
+    # Flushed once, after slixmpp got the bytes before the ping; without
+    # _events_queue the released events go to slixmpp through b"".
+    assert parser.flushes == 1
+    if refused:
+        assert stream.transport.written == []
+        assert stream.received == [HEADER + message, ping('p1')]
+    else:
+        assert stream.transport.written == [result('p1')]
+        assert stream.received == [HEADER + message, b'']
+    # Nothing new reached slixmpp: the next ping costs no flush.
+    tap(ping('p2'))
+    assert parser.flushes == 1
+    assert len(stream.transport.written) == (0 if refused else 2)
+
+
+def test_deliver_without_delay_flushes_once_per_read_that_ends_a_stanza() -> None:
+    tap, stream, _ = make_tap()
+    tap.reparse_deferral = True
+    tap.deliver_without_delay = True
+    stream.parser = parser = DeferringParser(queue=True)
+    tap(HEADER)
+    assert parser.flushes == 0
+    tap(b"<message><body>1</body></message><message><body>2")
+    assert parser.flushes == 1
+    tap(b"</body></message><presence/>")
+    assert parser.flushes == 2
+    tap(ping('p1'))
+    # Taken by the tap: slixmpp got nothing since the last flush.
+    assert parser.flushes == 2
+    assert stream.transport.written == [result('p1')]
+    tap(b"  ")
+    assert parser.flushes == 2
+    assert stream.received == [HEADER, b"<message><body>1</body></message><message><body>2",
+                               b"</body></message><presence/>", b"  "]
+    # Passive (past the stream's end), the tap tells no stanzas apart: it
+    # flushes after every read.
+    tap(b"</stream:stream>")
+    tap(b" ")
+    tap(b" ")
+    assert parser.flushes == 5

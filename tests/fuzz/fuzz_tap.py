@@ -27,9 +27,9 @@ import importlib.util
 import logging
 import os
 import sys
+import types
+import typing
 import xml.etree.ElementTree as ET
-from types import SimpleNamespace
-from typing import Any
 
 
 def _load_core() -> None:
@@ -65,6 +65,10 @@ BIG = b'b' * (16 * 1024)
 QUIET = logging.getLogger('fuzz_tap.quiet')
 QUIET.setLevel(logging.WARNING)
 
+# typing is imported whole: `from typing import ...` run by __main__ leaves,
+# on Python 3.13.0, a frame object that LeakSanitizer reports when
+# libFuzzer exits without finalizing the interpreter.
+Any = typing.Any
 Log = list[tuple[Any, ...]]
 
 
@@ -158,7 +162,7 @@ class Loop:
         return Future(self.log)
 
     def call_later(self, delay: float, callback: Any, *args: Any) -> Any:
-        return SimpleNamespace(cancel=lambda: None)
+        return types.SimpleNamespace(cancel=lambda: None)
 
 
 def split(data: bytes) -> tuple[int, list[bytes]]:
@@ -177,6 +181,14 @@ def split(data: bytes) -> tuple[int, list[bytes]]:
     return flags, reads
 
 
+def release(reads: list[bytes]) -> bytes:
+    """The last read, whitespace: expat >= 2.6 holds input back until what
+    it holds at least doubles, and it never held more than all the bytes
+    so far; this makes it parse everything, in both worlds, so that they
+    are compared once neither holds anything."""
+    return b' ' * sum(map(len, reads))
+
+
 def reference(ns: str, reads: list[bytes]) -> Log:
     """What slixmpp's parser alone makes of the reads."""
     stream = Recorder(ns)
@@ -193,7 +205,7 @@ def through_tap(flags: int, reads: list[bytes]) -> tuple[Log, list[bytes]]:
     slow: list[str] = []
     tap = Tap(stream, stream.data_received, Loop(log), default_ns=ns,
               component=bool(flags & 4), log=QUIET,
-              send_queue=SimpleNamespace(_unfinished_tasks=0),
+              send_queue=types.SimpleNamespace(_unfinished_tasks=0),
               normalize_jid=_reply_jid,
               send_slow=lambda id_, peer, ifrom: slow.append(id_),
               on_timeout=lambda *args: None)
@@ -213,6 +225,7 @@ def through_tap(flags: int, reads: list[bytes]) -> tuple[Log, list[bytes]]:
         ids.append(future.id.encode())
     reads = [read.replace(b'$1', ids[0]).replace(b'$2', ids[1])
              .replace(b'$B', BIG) for read in reads] + [FLUSH]
+    reads.append(release(reads))
     stream.transport.log = log
     for read in reads:
         tap(read)
@@ -268,7 +281,7 @@ def check(data: bytes) -> None:
     flags, reads = split(data)
     got, reads = through_tap(flags, reads)
     expected = reference(COMPONENT_NS if flags & 4 else CLIENT_NS, reads)
-    context = Mismatch(reads[:-1], got, expected)
+    context = Mismatch(reads[:-2], got, expected)
     (got, got_after), (expected, expected_after) = (
         until_refused(got), until_refused(expected))
     assert len(got) == len(expected), context
