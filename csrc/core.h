@@ -32,6 +32,9 @@ typedef struct {
     PyObject *str_unfinished_tasks;
     PyObject *str_feed;
     PyObject *str_read_events;
+    PyObject *str_xml_depth;
+    PyObject *str_xml_root;
+    PyObject *str_tag;
     PyObject *debug_level;
     /* parse_stanza()'s parser and the build functions' buffer */
     StanzaParser *parser;

@@ -295,6 +295,9 @@ core_exec(PyObject *module)
     INTERN(str_unfinished_tasks, "_unfinished_tasks");
     INTERN(str_feed, "feed");
     INTERN(str_read_events, "read_events");
+    INTERN(str_xml_depth, "xml_depth");
+    INTERN(str_xml_root, "xml_root");
+    INTERN(str_tag, "tag");
     /* logging.DEBUG */
     st->debug_level = PyLong_FromLong(10);
     if (st->debug_level == NULL) {
@@ -344,6 +347,9 @@ core_clear(PyObject *module)
     Py_CLEAR(st->str_unfinished_tasks);
     Py_CLEAR(st->str_feed);
     Py_CLEAR(st->str_read_events);
+    Py_CLEAR(st->str_xml_depth);
+    Py_CLEAR(st->str_xml_root);
+    Py_CLEAR(st->str_tag);
     Py_CLEAR(st->debug_level);
     return 0;
 }

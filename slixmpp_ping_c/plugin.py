@@ -20,6 +20,7 @@ from asyncio import Future
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
+from xml.parsers import expat
 
 from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.jid import JID, InvalidJID
@@ -355,6 +356,14 @@ class XEP_0199(BasePlugin):
         self._watch('add_filter', self._judge_filters)
         self._watch('del_filter', self._judge_filters)
         xmpp.data_received = self._tap
+        # expat 2.6 holds events back until more data comes (reparse
+        # deferral): slixmpp's depth may lag behind what it was fed.
+        self._tap.expat_defers = expat.version_info >= (2, 6)
+        if xmpp.parser is not None:
+            # Registered after the stream opened (from session_start, say):
+            # the tap starts where it can prove it reads the stream as
+            # slixmpp does, not at a header it never saw.
+            self._tap.join_stream()
         self._scan_handlers()
 
     def _remove_tap(self) -> None:
