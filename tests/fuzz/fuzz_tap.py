@@ -10,8 +10,10 @@ header and end, and a rejection as not well-formed (at the same place
 among the stanzas, nothing dispatched after it) must be the same too.
 
 Input: a flags byte (bit 0: answer pings, bit 1: complete pongs, bit 2: a
-component's stream, bit 3: no writing to the transport), a byte n, n % 16 cut points of two bytes each (little
-endian, modulo the stream's length + 1), then the stream.  In the stream,
+component's stream, bit 3: no writing to the transport, bit 4: the tap put
+in front only before read n // 16, as by a plugin registered mid-stream),
+a byte n, n % 16 cut points of two bytes each (little endian, modulo the
+stream's length + 1), then the stream.  In the stream,
 ``$1`` and ``$2`` stand for the ids of two pings in flight: one to our own
 server (any sender, an error counts), one that only ``example.com`` may
 answer; ``$B`` for 16 KiB of text, more than the tap holds back.
@@ -30,6 +32,7 @@ import sys
 import xml.etree.ElementTree as ET
 from types import SimpleNamespace
 from typing import Any
+from xml.parsers import expat
 
 
 def _load_core() -> None:
@@ -161,10 +164,11 @@ class Loop:
         return SimpleNamespace(cancel=lambda: None)
 
 
-def split(data: bytes) -> tuple[int, list[bytes]]:
-    """The flags and the reads of an input (the ids not yet put in)."""
+def split(data: bytes) -> tuple[int, int, list[bytes]]:
+    """The flags, the read before which the tap comes (0: from the
+    start), and the reads of an input (the ids not yet put in)."""
     if len(data) < 2:
-        return 0, []
+        return 0, 0, []
     flags, n = data[0], data[1] % MAX_CUTS
     stream = data[2 + 2 * n:]
     cut_bytes = data[2:2 + 2 * n]
@@ -174,7 +178,7 @@ def split(data: bytes) -> tuple[int, list[bytes]]:
     for cut in [*cuts, len(stream)]:
         reads.append(stream[start:cut])
         start = cut
-    return flags, reads
+    return flags, data[1] // MAX_CUTS if flags & 16 else 0, reads
 
 
 def reference(ns: str, reads: list[bytes]) -> Log:
@@ -185,8 +189,10 @@ def reference(ns: str, reads: list[bytes]) -> Log:
     return stream.log
 
 
-def through_tap(flags: int, reads: list[bytes]) -> tuple[Log, list[bytes]]:
-    """The same with the tap in front; the reads with the ids put in."""
+def through_tap(flags: int, late: int, reads: list[bytes]
+                ) -> tuple[Log, list[bytes]]:
+    """The same with the tap in front (from read `late` on, joining the
+    stream there); the reads with the ids put in."""
     ns = COMPONENT_NS if flags & 4 else CLIENT_NS
     stream = Recorder(ns)
     log = stream.log
@@ -200,6 +206,7 @@ def through_tap(flags: int, reads: list[bytes]) -> tuple[Log, list[bytes]]:
     tap.answer_pings = bool(flags & 1)
     tap.complete_pongs = bool(flags & 2)
     tap.direct_send = not flags & 8
+    tap.expat_defers = expat.version_info >= (2, 6)
     own = Peer('example.com', 'example.com')
     own.configure(None, True)
     other = Peer('other@example.net', 'other@example.net')
@@ -214,7 +221,12 @@ def through_tap(flags: int, reads: list[bytes]) -> tuple[Log, list[bytes]]:
     reads = [read.replace(b'$1', ids[0]).replace(b'$2', ids[1])
              .replace(b'$B', BIG) for read in reads] + [FLUSH]
     stream.transport.log = log
-    for read in reads:
+    for i, read in enumerate(reads):
+        if i < late:
+            XMLStream.data_received(stream, read)
+            continue
+        if i == late and late > 0:
+            tap.join_stream()
         tap(read)
     tap.cancel_all()
     return log, reads
@@ -265,8 +277,8 @@ def until_refused(log: Log) -> tuple[Log, Log]:
 
 def check(data: bytes) -> None:
     """The oracle: raises AssertionError where the tap and slixmpp part."""
-    flags, reads = split(data)
-    got, reads = through_tap(flags, reads)
+    flags, late, reads = split(data)
+    got, reads = through_tap(flags, late, reads)
     expected = reference(COMPONENT_NS if flags & 4 else CLIENT_NS, reads)
     context = Mismatch(reads[:-1], got, expected)
     (got, got_after), (expected, expected_after) = (
