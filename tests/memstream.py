@@ -567,6 +567,33 @@ async def open_client(plugin_cls: type, *, jid: str = CLIENT_JID,
     return stream
 
 
+async def open_client_registered_late(plugin_cls: type, *, jid: str = CLIENT_JID,
+                                     at: str = 'session_start',
+                                     extra_plugins: tuple[str, ...] = ()) -> MemoryStream:
+    """open_client(), but xep_0199 is registered after the server's stream
+    header: by a session_start handler, or right after the header
+    (at='header')."""
+    stream = MemoryStream(_new_client(jid), CLIENT_NS, SERVER)
+    stream.xmpp.register_plugin('xep_0030')
+    for name in extra_plugins:
+        stream.xmpp.register_plugin(name)
+
+    def register(event: Any = None) -> None:
+        with use_ping_plugin(plugin_cls):
+            stream.xmpp.register_plugin('xep_0199')
+        stream.plugin_instance = stream.xmpp.plugin['xep_0199']
+    if at == 'session_start':
+        stream.xmpp.add_event_handler('session_start', register)
+    stream.connect()
+    stream.feed(stream.server_header())
+    if at == 'header':
+        register()
+    stream.bind_client(jid)
+    await stream.settle()
+    stream.take_sent()
+    return stream
+
+
 async def open_component(plugin_cls: type, *, jid: str = COMPONENT_JID,
                          config: Mapping[str, Any] | None = None,
                          lang: str | None = 'en',
@@ -605,6 +632,13 @@ def client_stream(plugin_cls: type, *, check_pending: bool = True,
                   **kwargs: Any) -> contextlib.AbstractAsyncContextManager[MemoryStream]:
     """open_client() as a context manager (see _open_stream)."""
     return _open_stream(open_client(plugin_cls, **kwargs), check_pending)
+
+
+def client_stream_registered_late(plugin_cls: type, *, check_pending: bool = True,
+                                  **kwargs: Any
+                                  ) -> contextlib.AbstractAsyncContextManager[MemoryStream]:
+    """open_client_registered_late() as a context manager."""
+    return _open_stream(open_client_registered_late(plugin_cls, **kwargs), check_pending)
 
 
 def component_stream(plugin_cls: type, *, check_pending: bool = True,

@@ -21,8 +21,8 @@ from slixmpp.xmlstream.matcher import StanzaPath
 from conftest import Impl, load_impl
 from memstream import (
     CLIENT_JID, CLIENT_NS, COMPONENT_JID, COMPONENT_NS, SERVER, MemoryStream,
-    _new_client, _new_component, message_xml, ping_xml, result_xml,
-    use_ping_plugin)
+    _new_client, _new_component, message_xml, open_client_registered_late,
+    ping_xml, result_xml, use_ping_plugin)
 
 OURS = load_impl('c')
 SLIXMPPS = load_impl('slixmpp')
@@ -35,25 +35,8 @@ def register_ping(s: MemoryStream, impl: Impl) -> None:
 
 
 async def late_client(impl: Impl, *, at: str = 'session_start',
-                      extra: Sequence[str] = ()) -> MemoryStream:
-    """A bound, started client whose xep_0199 is registered after the
-    server's header: in its session_start handler, or right after the
-    header ('header')."""
-    s = MemoryStream(_new_client(CLIENT_JID), CLIENT_NS, SERVER)
-    s.xmpp.register_plugin('xep_0030')
-    for name in extra:
-        s.xmpp.register_plugin(name)
-    if at == 'session_start':
-        s.xmpp.add_event_handler('session_start',
-                                 lambda event: register_ping(s, impl))
-    s.connect()
-    s.feed(s.server_header())
-    if at == 'header':
-        register_ping(s, impl)
-    s.bind_client(CLIENT_JID)
-    await s.settle()
-    s.take_sent()
-    return s
+                      extra: tuple[str, ...] = ()) -> MemoryStream:
+    return await open_client_registered_late(impl.cls, at=at, extra_plugins=extra)
 
 
 async def bare_client() -> MemoryStream:
@@ -163,7 +146,7 @@ async def test_registered_during_a_read() -> None:
 async def test_stream_management_counts_as_slixmpp() -> None:
     handled = []
     for impl in (SLIXMPPS, OURS):
-        s = await late_client(impl, extra=['xep_0198'])
+        s = await late_client(impl, extra=('xep_0198',))
         await s.enable_sm()
         s.take_sent()
         for id_ in 'abcde':
