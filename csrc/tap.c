@@ -1018,6 +1018,12 @@ tap_join_stream(TapObject *self, PyObject *Py_UNUSED(unused))
     if (tap_sync_stream(self) < 0) {
         return NULL;
     }
+    if (self->expat_defers) {
+        /* Until parser_settled() can tell on an expat that holds events
+           back, its stream stays slixmpp's: the proof hands a read over in
+           two parts, which would change when that expat releases them. */
+        self->passive = 1;
+    }
     if (!self->passive) {
         self->in_header = 0;
         self->sync = SYNC_SEEK;

@@ -13,6 +13,7 @@ import itertools
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
+from xml.parsers import expat
 
 import pytest
 from slixmpp.xmlstream.handler import Callback
@@ -26,6 +27,15 @@ from memstream import (
 
 OURS = load_impl('c')
 SLIXMPPS = load_impl('slixmpp')
+
+#: An expat that holds events back (reparse deferral, 2.6+: Python 3.13's)
+#: leaves a stream the plugin joined late to slixmpp (README).
+FOLLOWS_LATE = expat.version_info < (2, 6)
+
+
+def fast(n: int) -> int:
+    """What the C counters reach where the tap follows a late stream."""
+    return n if FOLLOWS_LATE else 0
 
 
 def register_ping(s: MemoryStream, impl: Impl) -> None:
@@ -84,8 +94,8 @@ async def test_registered_late_the_fast_path_starts(at: str) -> None:
     # proves it (its first start tag opens the same element in slixmpp).
     assert await ping_answered(s, 'first') == 0
     assert await ping_answered(s, 'proof') == 0
-    assert await ping_answered(s, 'fast') == 1
-    assert await pong_completed(s) == 1
+    assert await ping_answered(s, 'fast') == fast(1)
+    assert await pong_completed(s) == fast(1)
     await s.close()
 
 
@@ -139,7 +149,7 @@ async def test_registered_during_a_read() -> None:
     s.feed(message_xml('now') + ping_xml('same-read', frm=SERVER))
     await s.settle()
     assert s.take_stanzas() == s.canon_list(result_xml('same-read', to=SERVER))
-    assert [await ping_answered(s, id_) for id_ in 'abc'] == [0, 0, 1]
+    assert [await ping_answered(s, id_) for id_ in 'abc'] == [0, 0, fast(1)]
     await s.close()
 
 
@@ -156,7 +166,7 @@ async def test_stream_management_counts_as_slixmpp() -> None:
         handled.append(s.xmpp.plugin['xep_0198'].handled)
         if impl.is_c:
             # <enabled/> was the candidate, 'a' the proof
-            assert counters(s)[0] == 4
+            assert counters(s)[0] == fast(4)
         await s.close()
     assert handled[0] == handled[1] == 5
 
@@ -255,7 +265,7 @@ async def test_adversarial_candidate(case: str) -> None:
     ours, count = await run_reads(OURS, reads)
     assert ours == theirs
     # The fast path still starts, once a proven point comes.
-    assert count[0] >= 1
+    assert min(count[0], 1) == fast(1)
 
 
 #: A stream's stanzas, with what slixmpp ignores between them.
@@ -300,14 +310,14 @@ SIZES = (1, 3, 17, 64, 1000)
 async def test_split_reads_everywhere() -> None:
     """Registered at every byte of BODY, the rest cut into reads of several
     sizes: ours writes exactly what slixmpp's plugin writes."""
-    fast = 0
+    fast_answers = 0
     for cut, size in zip(range(len(BODY)), itertools.cycle(SIZES)):
         theirs, _ = await split_run(SLIXMPPS, cut, size)
         ours, answered = await split_run(OURS, cut, size)
         assert ours == theirs, (cut, size)
-        fast += answered
+        fast_answers += answered
     # Whole reads prove a point soon: the fast path took part.
-    assert fast > 0
+    assert min(fast_answers, 1) == fast(1)
 
 
 async def test_a_nested_iq_is_no_stanza_when_registered_late() -> None:
