@@ -567,12 +567,15 @@ async def open_client(plugin_cls: type, *, jid: str = CLIENT_JID,
     return stream
 
 
-async def open_client_registered_late(plugin_cls: type, *, jid: str = CLIENT_JID,
+async def open_client_registered_late(plugin_cls: type | None, *,
+                                     jid: str = CLIENT_JID,
                                      at: str = 'session_start',
                                      extra_plugins: tuple[str, ...] = ()) -> MemoryStream:
-    """open_client(), but xep_0199 is registered after the server's stream
-    header: by a session_start handler, or right after the header
-    (at='header')."""
+    """open_client(), but xep_0199 is registered once the stream has begun:
+    by a session_start handler, right after the server's header
+    (at='header'), or once the parser exists, before the header
+    (at='before_header').
+    plugin_cls None: not at all, the caller registers it."""
     stream = MemoryStream(_new_client(jid), CLIENT_NS, SERVER)
     stream.xmpp.register_plugin('xep_0030')
     for name in extra_plugins:
@@ -582,11 +585,13 @@ async def open_client_registered_late(plugin_cls: type, *, jid: str = CLIENT_JID
         with use_ping_plugin(plugin_cls):
             stream.xmpp.register_plugin('xep_0199')
         stream.plugin_instance = stream.xmpp.plugin['xep_0199']
-    if at == 'session_start':
-        stream.xmpp.add_event_handler('session_start', register)
+    if plugin_cls is not None and at == 'session_start':
+        stream.xmpp.add_event_handler(at, register)
     stream.connect()
+    if plugin_cls is not None and at == 'before_header':
+        register()
     stream.feed(stream.server_header())
-    if at == 'header':
+    if plugin_cls is not None and at == 'header':
         register()
     stream.bind_client(jid)
     await stream.settle()

@@ -51,14 +51,7 @@ async def late_client(impl: Impl, *, at: str = 'session_start',
 
 async def bare_client() -> MemoryStream:
     """A bound, started client without xep_0199 yet."""
-    s = MemoryStream(_new_client(CLIENT_JID), CLIENT_NS, SERVER)
-    s.xmpp.register_plugin('xep_0030')
-    s.connect()
-    s.feed(s.server_header())
-    s.bind_client(CLIENT_JID)
-    await s.settle()
-    s.take_sent()
-    return s
+    return await open_client_registered_late(None)
 
 
 def counters(s: MemoryStream) -> tuple[int, int]:
@@ -96,6 +89,15 @@ async def test_registered_late_the_fast_path_starts(at: str) -> None:
     assert await ping_answered(s, 'proof') == 0
     assert await ping_answered(s, 'fast') == fast(1)
     assert await pong_completed(s) == fast(1)
+    await s.close()
+
+
+async def test_registered_before_the_header_reached_slixmpp() -> None:
+    """The parser exists, nothing was fed yet: the tap cannot know that.
+    The header's read is the candidate, the first stanza the proof."""
+    s = await late_client(OURS, at='before_header')
+    assert await ping_answered(s, 'proof') == 0
+    assert await ping_answered(s, 'fast') == fast(1)
     await s.close()
 
 
