@@ -8,10 +8,9 @@ slixmpp_ping_c's counters, which say which path a stanza took.
 """
 from __future__ import annotations
 
-import asyncio
 import itertools
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 from xml.parsers import expat
 
@@ -21,7 +20,7 @@ from slixmpp.xmlstream.matcher import StanzaPath
 
 from conftest import Impl, load_impl
 from memstream import (
-    CLIENT_JID, CLIENT_NS, COMPONENT_JID, COMPONENT_NS, SERVER, MemoryStream,
+    CLIENT_JID, COMPONENT_JID, COMPONENT_NS, SERVER, MemoryStream,
     _new_client, _new_component, message_xml, open_client_registered_late,
     ping_xml, result_xml, use_ping_plugin)
 
@@ -234,8 +233,8 @@ ADVERSARIAL = {
                               "<ping xmlns='urn:xmpp:ping'/>"],
     'cdata': ['<![CDATA[ ', DECOY, PING_IN.format('in-cdata'), ' ]]>'],
     'pi': ['<?note ', DECOY, PING_IN.format('in-pi'), ' ?>'],
-    'attribute with >': ["<message from='a@example.com/b' to='user@example.com/res"
-                         " a>", " b'><body/></message>"],
+    'attribute with >': ["<message from='a@example.com/b' note='a>",
+                         " b'><body/></message>"],
     'entity': ['<message><body>x</body></message>&am', 'p;'],
 }
 
@@ -277,8 +276,8 @@ BODY = ''.join([
     '<!-- ' + PING_IN.format('in-comment') + ' -->',
     "<presence from='x@example.com/y'/>",
     PING_IN.format('b'),
-    "<message from='a@example.com/b' to='user@example.com/res'><body>&lt;iq&gt;"
-    "<![CDATA[<iq type='get' id='c'>]]></body></message>",
+    ("<message from='a@example.com/b' to='user@example.com/res'><body>&lt;iq&gt;"
+     "<![CDATA[<iq type='get' id='c'>]]></body></message>"),
     '  \n',
     "<?pi " + PING_IN.format('in-pi') + " ?>",
     PING_IN.format('d'),
