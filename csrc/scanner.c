@@ -310,14 +310,12 @@ scanner_next(Scanner *s, const char *buf, size_t len, size_t *pos)
                 state = ST_ETAG_NAME;
                 p++;
             }
-            else if ((c == '!' || c == '?') && s->strict && s->depth == 1) {
-                goto fail;
-            }
-            else if (c == '!') {
+            /* strict, between stanzas: no comment, CDATA or PI */
+            else if (c == '!' && !(s->strict && s->depth == 1)) {
                 state = ST_BANG;
                 p++;
             }
-            else if (c == '?') {
+            else if (c == '?' && !(s->strict && s->depth == 1)) {
                 s->match = 0;
                 state = ST_PI;
                 p++;
