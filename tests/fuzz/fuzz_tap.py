@@ -28,11 +28,11 @@ import ast
 import importlib.util
 import logging
 import os
+import pyexpat
 import sys
 import xml.etree.ElementTree as ET
 from types import SimpleNamespace
 from typing import Any
-from xml.parsers import expat
 
 
 def _load_core() -> None:
@@ -206,7 +206,7 @@ def through_tap(flags: int, late: int, reads: list[bytes]
     tap.answer_pings = bool(flags & 1)
     tap.complete_pongs = bool(flags & 2)
     tap.direct_send = not flags & 8
-    tap.expat_defers = expat.version_info >= (2, 6)
+    tap.expat_defers = pyexpat.version_info >= (2, 6)
     own = Peer('example.com', 'example.com')
     own.configure(None, True)
     other = Peer('other@example.net', 'other@example.net')
