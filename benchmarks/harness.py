@@ -20,7 +20,8 @@ from slixmpp.plugins.xep_0199.ping import XEP_0199 as SlixmppXEP_0199  # noqa: E
 
 import memstream  # noqa: E402
 import slixmpp_ping_c  # noqa: E402
-from memstream import CLIENT_JID, SERVER, MemoryStream, client_stream  # noqa: E402
+from memstream import (  # noqa: E402
+    CLIENT_JID, SERVER, MemoryStream, client_stream, client_stream_registered_late)
 from leakcheck import rss_bytes  # noqa: E402,F401 (for run.py)
 
 IMPLEMENTATIONS: dict[str, type] = {
@@ -44,6 +45,14 @@ async def fresh_client(impl: str, check_pending: bool = True
     before the caller starts measuring."""
     async with client_stream(IMPLEMENTATIONS[impl],
                              check_pending=check_pending) as stream:
+        gc.collect()
+        yield stream
+
+
+@asynccontextmanager
+async def late_client(impl: str) -> AsyncIterator[MemoryStream]:
+    """fresh_client(), with xep_0199 registered in session_start."""
+    async with client_stream_registered_late(IMPLEMENTATIONS[impl]) as stream:
         gc.collect()
         yield stream
 

@@ -53,6 +53,18 @@ def _speedup(slixmpp: float, ours: float, n: str, unit: str,
                None if target is None else ratio >= target)
 
 
+def registered_late_rows(late: dict[str, Any]) -> list[Row]:
+    """Incoming pings, the plugin registered in session_start: slixmpp's
+    against ours, and ours against ours registered before connecting."""
+    theirs, ours = late['slixmpp_late']['median'], late['ours_late']['median']
+    early = late['ours_early']['median']
+    return [Row(f'incoming ping, registered in session_start, {late["n"]:,} '
+                '(µs/ping)', theirs, ours, f'{theirs / ours:,.1f}× faster',
+                '', None),
+            Row('  ours registered before connecting (µs/ping)', None, early,
+                f'late = {ours / early:.2f}× early', '', None)]
+
+
 def rows(results: dict[str, Any]) -> list[Row]:
     out: list[Row] = []
     incoming = results['incoming_us_per_ping']
@@ -101,6 +113,9 @@ def rows(results: dict[str, Any]) -> list[Row]:
                    f'{largest["n"]:,} in flight', None, None,
                    f'ours {counts[0]} / {counts[1]}, floor {counts[2]} / '
                    f'{counts[3]}', '', None))
+
+    if 'registered_late_us_per_ping' in results:
+        out.extend(registered_late_rows(results['registered_late_us_per_ping']))
 
     if 'ping_many_us_per_jid' in results:
         out.append(ping_many_row(results['ping_many_us_per_jid']))

@@ -33,7 +33,7 @@ import e2e
 import harness
 import report
 from harness import (IMPLEMENTATIONS, FullCollections, Written, fresh_client,
-                     reads)
+                     late_client, reads)
 
 import slixmpp
 from slixmpp.xmlstream import ET, tostring
@@ -77,18 +77,45 @@ def us_per(seconds: float, n: int) -> float:
 
 # ---- 1. incoming pings --------------------------------------------------
 
-async def incoming_pings(impl: str, n: int) -> float:
+async def incoming_pings(impl: str, n: int, *, late: bool = False,
+                         warm_up: int = 0) -> float:
     """µs per ping request fed as its own read, until every reply has
-    been written."""
+    been written; late: the plugin registered in session_start; warm_up:
+    pings answered (the loop run between them) before."""
     data = [harness.ping_request(f'p{i}').encode() for i in range(n)]
-    async with fresh_client(impl) as stream:
+    async with (late_client if late else fresh_client)(impl) as stream:
         written = Written(stream)
         feed = stream.xmpp.data_received
+        for i in range(warm_up):
+            feed(harness.ping_request(f'warm-up{i}').encode())
+            await written.until(i + 1)
+        written.count = 0
         start = time.perf_counter()
         for read in data:
             feed(read)
         await written.until(n)
         return us_per(time.perf_counter() - start, n)
+
+
+async def registered_late(sizes: Sizes, runs: int = 3) -> dict[str, Any]:
+    """Incoming pings with the plugin registered in session_start (ours
+    starts its fast path at the first proven point), against ours
+    registered before connecting and slixmpp's registered late: medians of
+    interleaved runs, the same N for all three.  Two pings, answered with
+    the loop run between them, come first: fed back to back without that,
+    the answers slixmpp queued for the pings before the proven point
+    would hold every later answer of ours behind them (the tap never
+    overtakes slixmpp's send queue)."""
+    n = sizes.incoming['slixmpp']
+    variants = {'slixmpp_late': ('slixmpp', True), 'ours_late': ('ours', True),
+                'ours_early': ('ours', False)}
+    values: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(runs):
+        for name, (impl, late) in variants.items():
+            values[name].append(await incoming_pings(impl, n, late=late,
+                                                     warm_up=2))
+    return {'n': n, **{name: {'median': statistics.median(v), 'runs': v}
+                       for name, v in values.items()}}
 
 
 # ---- 2. ping() round trips -------------------------------------------------
@@ -343,6 +370,7 @@ async def measure_all(sizes: Sizes, quick: bool) -> dict[str, Any]:
     results['reply_to_ping_us'] = await one_reply(3 if quick else 7)
     results['incoming_us_per_ping'] = await interleaved(
         3, lambda impl: incoming_pings(impl, sizes.incoming[impl]))
+    results['registered_late_us_per_ping'] = await registered_late(sizes)
     results['message_us_per_stanza'] = await other_traffic(
         sizes.messages, sizes.message_block)
     results['round_trip'] = await round_trips(sizes)
@@ -376,11 +404,19 @@ def main() -> None:
                         help='where to draw the round trip plot')
     parser.add_argument('--no-e2e', action='store_true',
                         help='leave out the end-to-end runs through Prosody')
+    parser.add_argument('--only-late', action='store_true',
+                        help='only the rows of the plugin registered in '
+                             'session_start; prints them, writes nothing')
     parser.add_argument('--only-ping-many', action='store_true',
                         help='only the ping_many row; prints it, writes '
                              'nothing')
     args = parser.parse_args()
     sizes = QUICK if args.quick else FULL
+    if args.only_late:
+        result = asyncio.run(registered_late(sizes))
+        print(report.table(report.registered_late_rows(result)))
+        print(json.dumps(result, indent=2))
+        return
     if args.only_ping_many:
         result = asyncio.run(ping_many_cost(sizes))
         print(report.table([report.ping_many_row(result)]))

@@ -37,6 +37,9 @@ typedef struct {
     PyObject *str_flush;
     PyObject *str_events_queue;
     PyObject *empty_bytes;
+    PyObject *str_xml_depth;
+    PyObject *str_xml_root;
+    PyObject *str_tag;
     PyObject *debug_level;
     /* parse_stanza()'s parser and the build functions' buffer */
     StanzaParser *parser;

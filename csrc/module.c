@@ -302,6 +302,9 @@ core_exec(PyObject *module)
     if (st->empty_bytes == NULL) {
         return -1;
     }
+    INTERN(str_xml_depth, "xml_depth");
+    INTERN(str_xml_root, "xml_root");
+    INTERN(str_tag, "tag");
     /* logging.DEBUG */
     st->debug_level = PyLong_FromLong(10);
     if (st->debug_level == NULL) {
@@ -354,6 +357,9 @@ core_clear(PyObject *module)
     Py_CLEAR(st->str_flush);
     Py_CLEAR(st->str_events_queue);
     Py_CLEAR(st->empty_bytes);
+    Py_CLEAR(st->str_xml_depth);
+    Py_CLEAR(st->str_xml_root);
+    Py_CLEAR(st->str_tag);
     Py_CLEAR(st->debug_level);
     return 0;
 }

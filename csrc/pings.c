@@ -546,6 +546,10 @@ PyMethodDef tap_ping_methods[] = {
      "counters()\n--\n\n(pings answered, pongs completed) by the fast path."},
     {"cancel_all", (PyCFunction)tap_cancel_all, METH_NOARGS,
      "cancel_all()\n--\n\nCancel every ping in flight."},
+    {"join_stream", (PyCFunction)tap_join_stream, METH_NOARGS,
+     "join_stream()\n--\n\n"
+     "Follow slixmpp's stream from the middle: the fast path starts where "
+     "the tap can prove it reads the stream as slixmpp does."},
     {"_expire", (PyCFunction)tap_expire, METH_NOARGS,
      "_expire()\n--\n\nThe deadline timer's callback."},
     {NULL, NULL, 0, NULL}

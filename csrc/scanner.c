@@ -131,6 +131,21 @@ scanner_free(Scanner *s)
     scanner_init(s);
 }
 
+int
+scanner_resume_in_root(Scanner *s, const char *root, size_t n)
+{
+    scanner_reset(s);
+    if (n > SIZE_MAX - sizeof(size_t)
+        || buf_reserve(&s->names, n + sizeof(size_t)) < 0) {
+        return -1;
+    }
+    memcpy(s->names.data, root, n);
+    memcpy(s->names.data + n, &n, sizeof(size_t));
+    s->names.len = n + sizeof(size_t);
+    s->depth = 1;
+    return 0;
+}
+
 /* Room for extra bytes past the name being read; -1 if none can be had. */
 static int
 reserve(Scanner *s, size_t extra)
@@ -225,7 +240,7 @@ scanner_next(Scanner *s, const char *buf, size_t len, size_t *pos)
         switch (state) {
 
         case ST_TEXT:
-            if (s->depth > 0) {
+            if (s->depth > 1 || (s->depth == 1 && !s->strict)) {
                 const char *lt;
 
                 /* most text between tags is empty: spare the call */
@@ -253,7 +268,8 @@ scanner_next(Scanner *s, const char *buf, size_t len, size_t *pos)
                 p = (size_t)(lt - buf) + 1;
             }
             else {
-                /* outside the root only whitespace and markup */
+                /* outside the root (and strict, between stanzas) only
+                   whitespace and markup */
                 while (p < len && (cls[b[p]] & C_SPACE)) {
                     p++;
                 }
@@ -294,11 +310,12 @@ scanner_next(Scanner *s, const char *buf, size_t len, size_t *pos)
                 state = ST_ETAG_NAME;
                 p++;
             }
-            else if (c == '!') {
+            /* strict, between stanzas: no comment, CDATA or PI */
+            else if (c == '!' && !(s->strict && s->depth == 1)) {
                 state = ST_BANG;
                 p++;
             }
-            else if (c == '?') {
+            else if (c == '?' && !(s->strict && s->depth == 1)) {
                 s->match = 0;
                 state = ST_PI;
                 p++;
@@ -610,6 +627,10 @@ scanner_next(Scanner *s, const char *buf, size_t len, size_t *pos)
             ev = SCAN_HEADER_END;
             goto event;
         }
+        if (s->depth == 2 && s->report_open) {
+            ev = SCAN_STANZA_OPEN;
+            goto event;
+        }
         continue;
 
     end_tag_end:
@@ -640,6 +661,13 @@ fail:
     s->state = state;
     *pos = p;
     return SCAN_FAILED;
+}
+
+int
+scanner_between_stanzas(const Scanner *s)
+{
+    return !s->failed && s->state == ST_TEXT && s->depth == 1
+           && s->pending == SCAN_MORE;
 }
 
 int

@@ -37,6 +37,8 @@ typedef enum {
                            stanza_is_iq */
     SCAN_STANZA_END,    /* a top-level element ended just before *pos */
     SCAN_STREAM_END,    /* the stream root closed just before *pos */
+    SCAN_STANZA_OPEN,   /* with report_open: a top-level start tag (not an
+                           empty-element tag) ended just before *pos */
     SCAN_FAILED         /* the scanner gave up; see the file comment */
 } ScanEvent;
 
@@ -77,6 +79,12 @@ typedef struct {
     /* public: an element with more than SCANNER_MAX_ATTRS attributes was
        seen since the caller last set it to 0 */
     int crowded;
+    /* public, set by the caller: at depth 1 only whitespace and elements
+       (no text, comment, CDATA section or processing instruction), as a
+       stream between stanzas; anything else fails */
+    int strict;
+    /* public, set by the caller: give SCAN_STANZA_OPEN */
+    int report_open;
     /* public, valid after SCAN_STANZA_START */
     int stanza_start_in_earlier_read;
     /* public, valid after SCAN_STANZA_NAME: the element's qualified name is
@@ -88,6 +96,13 @@ void scanner_init(Scanner *s);
 /* Back to the start of a stream (a stream restart), keeping the memory. */
 void scanner_reset(Scanner *s);
 void scanner_free(Scanner *s);
+/* Starts inside a stream root already open (its start tag read by someone
+   else), between stanzas; root is its qualified name, which its end tag
+   must match.  0, or -1 when memory ran out. */
+int scanner_resume_in_root(Scanner *s, const char *root, size_t n);
+/* 1 if the scanner stands between two stanzas: at depth 1, in no markup,
+   with no event owed, and (strict) after nothing but whitespace. */
+int scanner_between_stanzas(const Scanner *s);
 
 /* 1 if the last byte scanned was a '<' at the stream's top level, which
    may open a stanza (the next read's first byte tells), 0 otherwise. */

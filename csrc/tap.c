@@ -66,6 +66,10 @@ tap_sync_stream(TapObject *self)
     self->holding = 0;
     self->carry.len = 0;
     self->fed_unchecked = 0;
+    self->sync = SYNC_NONE;
+    self->synthetic_header = 0;
+    self->scanner.strict = 0;
+    self->scanner.report_open = 0;
     self->passive = parser == Py_None;
     if (!self->passive && self->reparse_deferral) {
         /* Without flush() nothing tells what expat holds back. */
@@ -87,12 +91,12 @@ tap_sync_stream(TapObject *self)
     return failed ? -1 : 0;
 }
 
-/* Hands data (bytes) to slixmpp.  If its handlers restarted the stream (a
-   new parser) or raised, the rest of this read is slixmpp's alone. */
+/* Hands data to slixmpp.  If its handlers restarted the stream (a new
+   parser) or raised, the rest of this read is slixmpp's alone. */
 static int
-feed_object(TapObject *self, PyObject *chunk)
+feed_object(TapObject *self, PyObject *data)
 {
-    PyObject *r = PyObject_CallOneArg(self->feed, chunk);
+    PyObject *r = PyObject_CallOneArg(self->feed, data);
     if (r == NULL) {
         self->passive = 1;
         return -1;
@@ -269,8 +273,10 @@ classify(TapObject *self, const char *span, size_t len, StanzaInfo *info)
     if (stanza_parse(self->stanza_parser, span, len, info) < 0) {
         /* Not well-formed: slixmpp's parser stops at it, and makes nothing
            of the rest of the stream (it says so and disconnects); neither
-           may we. */
-        self->passive = 1;
+           may we.  Under a made-up header it may only use a prefix the
+           real one declared: slixmpp gets it, and act() asks whether
+           slixmpp refused the stream before anything else is taken. */
+        self->passive = !self->synthetic_header;
         return ACT_NONE;
     }
     if (!str_equals(info->name, "iq") || info->ns.ptr == NULL
@@ -809,6 +815,333 @@ deliver_now(TapObject *self)
     return settled < 0 ? -1 : 0;
 }
 
+/* ---- joining a stream mid-way ---------------------------------------- */
+
+/*
+ * A plugin registered after the stream header (from session_start, say)
+ * finds slixmpp's parser fed already: the header's bytes are gone and the
+ * tap does not know where in the stream the next read begins.  It hands
+ * every read to slixmpp whole until it has proven that its scanner reads
+ * the stream as slixmpp's parser does, and only then starts the fast path:
+ *
+ * SYNC_SEEK: after a read slixmpp is at depth 1.  Its end is a candidate
+ *   point C, but depth 1 allows C to lie inside a token at depth 1: a start
+ *   tag (<iq to='a>...), the root's end tag, a comment, CDATA section or
+ *   processing instruction, a character reference, a multi-byte character,
+ *   text.  A fresh scanner takes C to be between stanzas (strict: at depth
+ *   1 it accepts only whitespace and elements) and starts there.
+ * SYNC_OPEN: the candidate is kept only if the first thing after C is a
+ *   start tag, wholly in one read, after which slixmpp is at depth 2: the
+ *   read is handed to slixmpp up to that tag's '>' and slixmpp's depth read
+ *   there.  Proof that C was between stanzas: the bytes from C to there are
+ *   whitespace then one start tag, in which no '<' occurs.  For slixmpp to
+ *   open an element in them its parser must take that '<' for markup, so
+ *   whatever token held C must end within the whitespace; of the tokens
+ *   above only text can (a tag ends at '>', a comment at "-->", CDATA at
+ *   "]]>", a PI at "?>", a reference at ';', a character at a
+ *   non-whitespace byte).  Text at depth 1 is between stanzas.  From a
+ *   point both agree on, the scanner follows the stream as it does from
+ *   the header.  A parser that refused the stream opens nothing: no proof.
+ *   An empty-element stanza first (<iq/>) proves nothing: next candidate.
+ * SYNC_SETTLE: the fast path starts at the first read that ends between
+ *   stanzas, slixmpp at depth 1 and parser_settled().
+ *
+ * The stanza parser needs the header's namespace context.  The header is
+ * made up: the stream's default namespace, which the first stanza's
+ * element proves (slixmpp named it {default_ns}name, and it declares no
+ * namespace itself), and no prefixes.  A stanza with a prefix that only
+ * the real header declared does not parse: it goes to slixmpp (classify()
+ * stays active under a made-up header).
+ *
+ * A scanner that fails, or a candidate that proves nothing, sends the tap
+ * back to SYNC_SEEK; a new stream (a restart) starts it as usual.
+ */
+
+/* The qualified name taken for the stream root's end tag; with another
+   prefix the scanner fails there, as the stream ends. */
+static const char SYNC_ROOT[] = "stream:stream";
+
+/* slixmpp's xml_depth into *depth.  -1 on error. */
+static int
+slixmpp_depth(TapObject *self, long *depth)
+{
+    PyObject *d = PyObject_GetAttr(self->xmpp, tap_state(self)->str_xml_depth);
+    if (d == NULL) {
+        return -1;
+    }
+    *depth = PyLong_AsLong(d);
+    Py_DECREF(d);
+    return *depth == -1 && PyErr_Occurred() ? -1 : 0;
+}
+
+/* At the end of a read slixmpp had whole: a candidate if it is at depth 1. */
+static int
+take_candidate(TapObject *self)
+{
+    long depth;
+    if (self->passive || slixmpp_depth(self, &depth) < 0) {
+        return self->passive ? 0 : -1;
+    }
+    self->sync = SYNC_SEEK;
+    if (depth != 1) {
+        return 0;
+    }
+    if (scanner_resume_in_root(&self->scanner, SYNC_ROOT,
+                               sizeof(SYNC_ROOT) - 1) < 0) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    self->scanner.strict = 1;
+    self->scanner.report_open = 1;
+    self->sync = SYNC_OPEN;
+    return 0;
+}
+
+static int
+contains(const char *p, size_t n, const char *lit)
+{
+    size_t k = strlen(lit);
+    for (size_t i = 0; i + k <= n; i++) {
+        if (memcmp(p + i, lit, k) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The element slixmpp's tree builder has open at depth 2: the last child
+   of its root.  A new reference, None if there is none, NULL on error. */
+static PyObject *
+open_stanza(TapObject *self)
+{
+    PyObject *root = PyObject_GetAttr(self->xmpp,
+                                      tap_state(self)->str_xml_root);
+    if (root == NULL || root == Py_None) {
+        return root;
+    }
+    Py_ssize_t n = PyObject_Length(root);
+    PyObject *child = n > 0 ? PySequence_GetItem(root, n - 1)
+                            : n == 0 ? Py_NewRef(Py_None) : NULL;
+    Py_DECREF(root);
+    return child;
+}
+
+/* 1 if slixmpp opened the element whose start tag (tag_len bytes, its
+   name name_len bytes) the scanner just read, and that element is in the
+   default namespace slixmpp expects; 0 if not, or if it cannot tell (a
+   prefix, a namespace declared on the element); -1 on error. */
+static int
+first_stanza_agrees(TapObject *self, const char *tag, size_t tag_len,
+                    size_t name_len)
+{
+    long depth;
+    if (slixmpp_depth(self, &depth) < 0) {
+        return -1;
+    }
+    if (depth != 2 || memchr(tag + 1, ':', name_len) != NULL
+        || contains(tag, tag_len, "xmlns")) {
+        return 0;
+    }
+    PyObject *child = open_stanza(self);
+    PyObject *name = child && child != Py_None
+                     ? PyObject_GetAttr(child, tap_state(self)->str_tag)
+                     : Py_XNewRef(child);
+    Py_XDECREF(child);
+    if (name == NULL || name == Py_None) {
+        Py_XDECREF(name);
+        return name == NULL ? -1 : 0;
+    }
+    Buf want;
+    buf_init(&want);
+    int rc = -1;
+    if (buf_append(&want, "{", 1) < 0
+        || buf_append(&want, self->default_ns.data, self->default_ns.len) < 0
+        || buf_append(&want, "}", 1) < 0
+        || buf_append(&want, tag + 1, name_len) < 0) {
+        PyErr_NoMemory();
+    }
+    else {
+        PyObject *expected = PyUnicode_DecodeUTF8(want.data,
+                                                  (Py_ssize_t)want.len,
+                                                  "strict");
+        if (expected == NULL && PyErr_ExceptionMatches(PyExc_ValueError)) {
+            /* Not UTF-8: slixmpp's parser refused it anyway. */
+            PyErr_Clear();
+            rc = 0;
+        }
+        else if (expected != NULL) {
+            rc = PyObject_RichCompareBool(name, expected, Py_EQ);
+            Py_DECREF(expected);
+        }
+    }
+    buf_free(&want);
+    Py_DECREF(name);
+    return rc;
+}
+
+/* The header the stanza parser takes for the real one (see above).  0, or
+   -1 when the namespace cannot be written in it as it is. */
+static int
+begin_synthetic_header(TapObject *self)
+{
+    const Buf *ns = &self->default_ns;
+    for (size_t i = 0; i < ns->len; i++) {
+        if (ns->data[i] == '\'' || ns->data[i] == '&' || ns->data[i] == '<') {
+            return -1;
+        }
+    }
+    Buf header;
+    buf_init(&header);
+    int rc = -1;
+    if (buf_append(&header, "<stream xmlns='", 15) == 0
+        && buf_append(&header, ns->data, ns->len) == 0
+        && buf_append(&header, "'>", 2) == 0) {
+        rc = stanza_parser_begin(self->stanza_parser, header.data,
+                                 header.len);
+    }
+    buf_free(&header);
+    return rc;
+}
+
+/* SYNC_SETTLE at the end of a read: the fast path starts here if it can. */
+static int
+try_settle(TapObject *self)
+{
+    if (self->passive || !scanner_between_stanzas(&self->scanner)) {
+        return 0;
+    }
+    int settled = parser_settled(self);
+    long depth;
+    if (settled <= 0 || slixmpp_depth(self, &depth) < 0) {
+        return settled < 0 || PyErr_Occurred() ? -1 : 0;
+    }
+    if (depth != 1) {
+        /* Not what the scanner says: prove it again. */
+        return take_candidate(self);
+    }
+    self->scanner.strict = 0;
+    self->scanner.report_open = 0;
+    self->sync = SYNC_NONE;
+    self->synthetic_header = 1;
+    if (begin_synthetic_header(self) < 0) {
+        self->passive = 1;
+    }
+    return 0;
+}
+
+/* SYNC_OPEN: looks for the first stanza's start tag in this read's events;
+   hands slixmpp the read up to its end (*fed bytes) to see whether it
+   opened the same element there.  0, or -1 on error. */
+static int
+check_first_stanza(TapObject *self, const char *buf, size_t n_events,
+                   size_t *fed)
+{
+    size_t lt = SIZE_MAX, name_end = 0;
+    for (size_t i = 0; i < n_events && self->sync == SYNC_OPEN; i++) {
+        const TapEvent *ev = &self->events[i];
+        switch (ev->kind) {
+        case SCAN_STANZA_START:
+            /* A tag begun in an earlier read is not checked whole. */
+            lt = ev->flag ? SIZE_MAX : ev->pos - 1;
+            break;
+        case SCAN_STANZA_NAME:
+            name_end = ev->pos;
+            break;
+        case SCAN_STANZA_OPEN: {
+            self->sync = SYNC_SEEK;
+            if (lt == SIZE_MAX || name_end <= lt + 1) {
+                break;
+            }
+            if (feed_bytes(self, buf, ev->pos) < 0) {
+                return -1;
+            }
+            *fed = ev->pos;
+            int agrees = self->passive
+                         ? 0 : first_stanza_agrees(self, buf + lt,
+                                                   ev->pos - lt,
+                                                   name_end - lt - 1);
+            if (agrees < 0) {
+                return -1;
+            }
+            if (agrees) {
+                self->sync = SYNC_SETTLE;
+            }
+            break;
+        }
+        default:
+            /* An empty-element stanza, or the end of the stream. */
+            self->sync = SYNC_SEEK;
+            break;
+        }
+    }
+    return 0;
+}
+
+/* A read while the tap is not yet in step (see above): slixmpp gets all of
+   it, in at most two parts.  0, or -1 on error. */
+static int
+sync_read(TapObject *self, PyObject *data)
+{
+    /* Stanzas are not told apart yet: any read is a sign of life. */
+    self->received_at = core_monotonic();
+    if (self->sync == SYNC_SEEK) {
+        return feed_object(self, data) < 0 ? -1 : take_candidate(self);
+    }
+    PyObject *bytes = as_bytes(data);
+    if (bytes == NULL) {
+        return -1;
+    }
+    const char *buf = PyBytes_AS_STRING(bytes);
+    size_t len = (size_t)PyBytes_GET_SIZE(bytes);
+    size_t fed = 0;
+    Py_ssize_t n_events = scan_read(self, buf, len);
+    int rc = 0;
+    if (n_events < 0) {
+        self->sync = SYNC_SEEK;
+    }
+    else if (self->sync == SYNC_OPEN) {
+        rc = check_first_stanza(self, buf, (size_t)n_events, &fed);
+    }
+    if (rc == 0 && fed < len) {
+        rc = fed == 0 ? feed_object(self, data)
+                      : feed_bytes(self, buf + fed, len - fed);
+    }
+    Py_DECREF(bytes);
+    if (rc < 0) {
+        return -1;
+    }
+    if (self->sync == SYNC_SETTLE) {
+        return try_settle(self);
+    }
+    return self->sync == SYNC_SEEK ? take_candidate(self) : 0;
+}
+
+/* Registered mid-stream: see above.  A stream not yet begun, or begun
+   after this, starts at its header as usual. */
+PyObject *
+tap_join_stream(TapObject *self, PyObject *Py_UNUSED(unused))
+{
+    if (self->in_call) {
+        PyErr_SetString(PyExc_RuntimeError, "join_stream() inside a read");
+        return NULL;
+    }
+    Py_CLEAR(self->parser);
+    if (tap_sync_stream(self) < 0) {
+        return NULL;
+    }
+    if (self->reparse_deferral) {
+        /* Until parser_settled() can tell on an expat that holds events
+           back, its stream stays slixmpp's: the proof hands a read over in
+           two parts, which would change when that expat releases them. */
+        self->passive = 1;
+    }
+    if (!self->passive) {
+        self->in_header = 0;
+        self->sync = SYNC_SEEK;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyObject *
 tap_call(TapObject *self, PyObject *const *args, size_t nargsf,
          /* cppcheck-suppress constParameter ; vectorcallfunc's signature */
@@ -836,6 +1169,15 @@ tap_call(TapObject *self, PyObject *const *args, size_t nargsf,
             Py_CLEAR(r);
         }
         return r;
+    }
+    if (self->sync != SYNC_NONE) {
+        self->in_call = 1;
+        int synced = sync_read(self, data);
+        self->in_call = 0;
+        if (synced < 0) {
+            return NULL;
+        }
+        Py_RETURN_NONE;
     }
     PyObject *bytes = as_bytes(data);
     if (bytes == NULL) {

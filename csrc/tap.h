@@ -22,6 +22,16 @@ typedef struct {
                            STANZA_END: crowded (see scanner.h) */
 } TapEvent;
 
+/* Where a tap that joined its stream mid-way stands (tap.c,
+   "joining a stream mid-way"). */
+typedef enum {
+    SYNC_NONE,      /* in step with the stream since its header */
+    SYNC_SEEK,      /* waiting for a read after which slixmpp is at depth 1 */
+    SYNC_OPEN,      /* from there, waiting for the first stanza's start tag */
+    SYNC_SETTLE     /* agreement proven: waiting for a read that ends
+                       between stanzas */
+} SyncState;
+
 typedef struct {
     PyObject_HEAD
     vectorcallfunc vectorcall;
@@ -62,6 +72,8 @@ typedef struct {
     int holding;                /* an iq's bytes are held back */
     int lone_lt;                /* ...or only the '<' that ended a read */
     int in_call;
+    SyncState sync;
+    int synthetic_header;       /* the stanza parser's context is made up */
     Buf carry;                  /* the held bytes of earlier reads */
     TapEvent *events;
     size_t events_cap;
@@ -82,6 +94,7 @@ tap_state(TapObject *self)
 
 /* tap.c, for pings.c */
 int tap_sync_stream(TapObject *self);
+PyObject *tap_join_stream(TapObject *self, PyObject *unused);
 int tap_can_write(TapObject *self, int *debug);
 int tap_write_out(TapObject *self);
 int tap_sm_outgoing(TapObject *self, PyObject *type, Str id, Str to,

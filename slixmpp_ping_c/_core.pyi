@@ -34,6 +34,10 @@ class Tap:
     answer_pings: bool
     complete_pongs: bool
     direct_send: bool
+    # flush slixmpp's parser after each read that ends a stanza (expat >= 2.6)
+    deliver_without_delay: bool
+    # expat >= 2.6: parsing may wait for more input
+    reparse_deferral: bool
     sm: Any
     # time.monotonic() of the last stanza received; 0.0 before the first
     @property
@@ -57,4 +61,6 @@ class Tap:
                                     bool] | None: ...
     def pending(self) -> int: ...
     def counters(self) -> tuple[int, int]: ...
+    # registered mid-stream: start where the stream can be followed
+    def join_stream(self) -> None: ...
     def cancel_all(self) -> None: ...

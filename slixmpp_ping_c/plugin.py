@@ -381,6 +381,11 @@ class XEP_0199(BasePlugin):
         self._watch('add_filter', self._judge_filters)
         self._watch('del_filter', self._judge_filters)
         xmpp.data_received = self._tap
+        if xmpp.parser is not None:
+            # Registered after the stream opened (from session_start, say):
+            # the tap starts where it can prove it reads the stream as
+            # slixmpp does, not at a header it never saw.
+            self._tap.join_stream()
         self._scan_handlers()
 
     def _remove_tap(self) -> None:

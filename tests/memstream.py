@@ -573,6 +573,38 @@ async def open_client(plugin_cls: type, *, jid: str = CLIENT_JID,
     return stream
 
 
+async def open_client_registered_late(plugin_cls: type | None, *,
+                                     jid: str = CLIENT_JID,
+                                     at: str = 'session_start',
+                                     extra_plugins: tuple[str, ...] = ()) -> MemoryStream:
+    """open_client(), but xep_0199 is registered once the stream has begun:
+    by a session_start handler, right after the server's header
+    (at='header'), or once the parser exists, before the header
+    (at='before_header').
+    plugin_cls None: not at all, the caller registers it."""
+    stream = MemoryStream(_new_client(jid), CLIENT_NS, SERVER)
+    stream.xmpp.register_plugin('xep_0030')
+    for name in extra_plugins:
+        stream.xmpp.register_plugin(name)
+
+    def register(event: Any = None) -> None:
+        with use_ping_plugin(plugin_cls):
+            stream.xmpp.register_plugin('xep_0199')
+        stream.plugin_instance = stream.xmpp.plugin['xep_0199']
+    if plugin_cls is not None and at == 'session_start':
+        stream.xmpp.add_event_handler(at, register)
+    stream.connect()
+    if plugin_cls is not None and at == 'before_header':
+        register()
+    stream.feed(stream.server_header())
+    if plugin_cls is not None and at == 'header':
+        register()
+    stream.bind_client(jid)
+    await stream.settle()
+    stream.take_sent()
+    return stream
+
+
 async def open_component(plugin_cls: type, *, jid: str = COMPONENT_JID,
                          config: Mapping[str, Any] | None = None,
                          lang: str | None = 'en',
@@ -611,6 +643,13 @@ def client_stream(plugin_cls: type, *, check_pending: bool = True,
                   **kwargs: Any) -> contextlib.AbstractAsyncContextManager[MemoryStream]:
     """open_client() as a context manager (see _open_stream)."""
     return _open_stream(open_client(plugin_cls, **kwargs), check_pending)
+
+
+def client_stream_registered_late(plugin_cls: type, *, check_pending: bool = True,
+                                  **kwargs: Any
+                                  ) -> contextlib.AbstractAsyncContextManager[MemoryStream]:
+    """open_client_registered_late() as a context manager."""
+    return _open_stream(open_client_registered_late(plugin_cls, **kwargs), check_pending)
 
 
 def component_stream(plugin_cls: type, *, check_pending: bool = True,

@@ -8,7 +8,9 @@
  * -timeout.
  *
  * Input: one byte n, then n % 16 cut points of two bytes each (little
- * endian, modulo the stream's length + 1), then the stream.
+ * endian, modulo the stream's length + 1), then the stream.  With bit 4 of
+ * n the scanner starts inside a root already open (a tap that joined the
+ * stream mid-way): strict, giving SCAN_STANZA_OPEN.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -33,6 +35,7 @@ typedef struct {
 } Run;
 
 static Scanner scanner;
+static int mid_stream;
 
 static void
 require(int ok, const char *what)
@@ -62,6 +65,11 @@ scan(Run *run, const char *stream, size_t len, const size_t *cuts,
 {
     size_t start = 0;
     scanner_reset(&scanner);
+    if (mid_stream) {
+        require(scanner_resume_in_root(&scanner, "stream:stream", 13) == 0,
+                "resuming in the root");
+        scanner.strict = scanner.report_open = 1;
+    }
     memset(run, 0, sizeof(*run));
     for (size_t c = 0; c <= n_cuts && !run->failed; c++) {
         size_t end = c < n_cuts ? cuts[c] : len;
@@ -108,7 +116,7 @@ scan(Run *run, const char *stream, size_t len, const size_t *cuts,
 static void
 check_events(const Run *run, const char *stream, size_t len)
 {
-    int header = 0, ended = 0;
+    int header = mid_stream, ended = 0;
     size_t stanza_at = 0, last_at = 0;
     int expect = SCAN_STANZA_START;
     for (size_t i = 0; i < run->n; i++) {
@@ -135,6 +143,13 @@ check_events(const Run *run, const char *stream, size_t len)
                                 && memcmp(stream + stanza_at + 1, "iq", 2) == 0),
                     "stanza_is_iq meaning the name is iq");
             expect = SCAN_STANZA_END;
+            break;
+        case SCAN_STANZA_OPEN:
+            require(mid_stream && expect == SCAN_STANZA_END
+                    && (i == 0 || run->events[i - 1].kind == SCAN_STANZA_NAME),
+                    "an open start tag right after its name");
+            require(stream[e->at - 1] == '>' && stream[e->at - 2] != '/',
+                    "a start tag opening an element ending in '>'");
             break;
         case SCAN_STANZA_END:
             require(expect == SCAN_STANZA_END, "an end after a name");
@@ -166,6 +181,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     size_t n_cuts = data[0] % MAX_CUTS;
+    mid_stream = data[0] & MAX_CUTS;
     if (size < 1 + 2 * n_cuts) {
         return 0;
     }

@@ -10,8 +10,10 @@ header and end, and a rejection as not well-formed (at the same place
 among the stanzas, nothing dispatched after it) must be the same too.
 
 Input: a flags byte (bit 0: answer pings, bit 1: complete pongs, bit 2: a
-component's stream, bit 3: no writing to the transport), a byte n, n % 16 cut points of two bytes each (little
-endian, modulo the stream's length + 1), then the stream.  In the stream,
+component's stream, bit 3: no writing to the transport, bit 4: the tap put
+in front only before read n // 16, as by a plugin registered mid-stream),
+a byte n, n % 16 cut points of two bytes each (little endian, modulo the
+stream's length + 1), then the stream.  In the stream,
 ``$1`` and ``$2`` stand for the ids of two pings in flight: one to our own
 server (any sender, an error counts), one that only ``example.com`` may
 answer; ``$B`` for 16 KiB of text, more than the tap holds back.
@@ -165,10 +167,11 @@ class Loop:
         return types.SimpleNamespace(cancel=lambda: None)
 
 
-def split(data: bytes) -> tuple[int, list[bytes]]:
-    """The flags and the reads of an input (the ids not yet put in)."""
+def split(data: bytes) -> tuple[int, int, list[bytes]]:
+    """The flags, the read before which the tap comes (0: from the
+    start), and the reads of an input (the ids not yet put in)."""
     if len(data) < 2:
-        return 0, []
+        return 0, 0, []
     flags, n = data[0], data[1] % MAX_CUTS
     stream = data[2 + 2 * n:]
     cut_bytes = data[2:2 + 2 * n]
@@ -178,7 +181,7 @@ def split(data: bytes) -> tuple[int, list[bytes]]:
     for cut in [*cuts, len(stream)]:
         reads.append(stream[start:cut])
         start = cut
-    return flags, reads
+    return flags, data[1] // MAX_CUTS if flags & 16 else 0, reads
 
 
 def release(reads: list[bytes]) -> bytes:
@@ -197,8 +200,10 @@ def reference(ns: str, reads: list[bytes]) -> Log:
     return stream.log
 
 
-def through_tap(flags: int, reads: list[bytes]) -> tuple[Log, list[bytes]]:
-    """The same with the tap in front; the reads with the ids put in."""
+def through_tap(flags: int, late: int, reads: list[bytes]
+                ) -> tuple[Log, list[bytes]]:
+    """The same with the tap in front (from read `late` on, joining the
+    stream there); the reads with the ids put in."""
     ns = COMPONENT_NS if flags & 4 else CLIENT_NS
     stream = Recorder(ns)
     log = stream.log
@@ -227,7 +232,12 @@ def through_tap(flags: int, reads: list[bytes]) -> tuple[Log, list[bytes]]:
              .replace(b'$B', BIG) for read in reads] + [FLUSH]
     reads.append(release(reads))
     stream.transport.log = log
-    for read in reads:
+    for i, read in enumerate(reads):
+        if i < late:
+            XMLStream.data_received(stream, read)
+            continue
+        if i == late and late > 0:
+            tap.join_stream()
         tap(read)
     tap.cancel_all()
     return log, reads
@@ -278,8 +288,8 @@ def until_refused(log: Log) -> tuple[Log, Log]:
 
 def check(data: bytes) -> None:
     """The oracle: raises AssertionError where the tap and slixmpp part."""
-    flags, reads = split(data)
-    got, reads = through_tap(flags, reads)
+    flags, late, reads = split(data)
+    got, reads = through_tap(flags, late, reads)
     expected = reference(COMPONENT_NS if flags & 4 else CLIENT_NS, reads)
     context = Mismatch(reads[:-2], got, expected)
     (got, got_after), (expected, expected_after) = (
