@@ -184,6 +184,19 @@ def collect(suite_dir: Path) -> unittest.TestSuite:
     return unittest.TestSuite(suites)
 
 
+def run_probe(recorder: TapRecorder) -> dict[str, Any]:
+    """probe.py's outcome and what the taps counted while it ran."""
+    from probe import suite
+    before = dict(recorder.totals)
+    result = OutcomeResult(recorder)
+    suite.run(result)
+    for test, trace in result.errors + result.failures:
+        print(f'== probe: {test.id()}\n{trace}')
+    return {'outcome': max(result.outcomes.values(), key=OUTCOMES.index),
+            'answered': recorder.totals['answered'] - before['answered'],
+            'completed': recorder.totals['completed'] - before['completed']}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('mode', choices=MODES)
@@ -214,8 +227,9 @@ def main() -> int:
     report = {'slixmpp': slixmpp.__version__, 'mode': args.mode,
               'outcomes': result.outcomes}
     if recorder is not None:
-        report['tap'] = recorder.totals
-        report['tests_with_tap_traffic'] = recorder.tests_with_traffic
+        report['tap'] = dict(recorder.totals)
+        report['tests_with_tap_traffic'] = list(recorder.tests_with_traffic)
+        report['probe'] = run_probe(recorder)
     args.output.write_text(json.dumps(report, indent=1, sort_keys=True))
     for test, trace in result.errors + result.failures:
         print(f'== {test.id()}\n{trace}')
