@@ -246,3 +246,4 @@ fuzz-run-tap:
 include mk/pythons.mk
 include mk/libxml2.mk
 include mk/expat.mk
+include mk/slixmpp-matrix.mk

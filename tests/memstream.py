@@ -36,8 +36,24 @@ SLIXMPP_VERSION: tuple[int, ...] = tuple(
     int(part) for part in re.findall(r'\d+', slixmpp.__version__)[:3])
 #: Where slixmpp's behaviour changed between the two supported reference
 #: versions, tests branch on this.  Verified on 1.8.3 (True) and 1.17.0
-#: (False); releases in between were not checked.
+#: (False); where the compat tests use it, also on the newest patch of
+#: every minor release in between (make test-slixmpp-matrix).
 OLD_SLIXMPP: bool = SLIXMPP_VERSION < (1, 9)
+# Changes that came later, each named by what slixmpp does from the release
+# given on, found by make test-slixmpp-matrix.
+#: A component's keepalive pings are sent from its JID (1.8.6).
+COMPONENT_KEEPALIVE_HAS_FROM: bool = SLIXMPP_VERSION >= (1, 8, 6)
+#: send_ping() (and Iq.send) take no timeout_callback (1.10).
+NO_TIMEOUT_CALLBACK: bool = SLIXMPP_VERSION >= (1, 10)
+#: A result must come from the pinged JID's exact string, not from the same
+#: JID written in another case (1.13).
+RESULT_SENDER_COMPARED_AS_STRING: bool = SLIXMPP_VERSION >= (1, 13)
+#: plugin_end() leaves the keepalive's session hooks behind (1.15).
+KEEPALIVE_HOOKS_OUTLIVE_PLUGIN: bool = SLIXMPP_VERSION >= (1, 15)
+#: A reply is addressed to the request's 'from' as written, not normalised,
+#: and tostring() writes <stream:stream:error> for a stream error (1.17).
+REPLY_ADDRESS_AS_WRITTEN: bool = SLIXMPP_VERSION >= (1, 17)
+STREAM_ERROR_PREFIX_TWICE: bool = SLIXMPP_VERSION >= (1, 17)
 
 #: This Python's expat holds parse events back until more data arrives
 #: (2.6.0 and newer, "reparse deferral", CVE-2023-52425): slixmpp's own

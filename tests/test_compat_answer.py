@@ -16,10 +16,9 @@ from slixmpp.jid import InvalidJID
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath, StanzaPath
 
-from memstream import (CLIENT_JID, CLIENT_NS, COMPONENT_JID, EXPAT_DEFERS, OLD_SLIXMPP, PING_NS, SERVER,
-                       STREAM_FOOTER, STREAM_NS, STREAMS_NS, MemoryStream, client_stream,
-                       component_stream, error_xml, message_xml, ping_xml, result_xml,
-                       split_stanzas)
+from memstream import (CLIENT_JID, CLIENT_NS, COMPONENT_JID, EXPAT_DEFERS, PING_NS, REPLY_ADDRESS_AS_WRITTEN, SERVER,
+                       STREAM_ERROR_PREFIX_TWICE, STREAM_FOOTER, STREAM_NS, STREAMS_NS, MemoryStream, client_stream,
+                       component_stream, error_xml, message_xml, ping_xml, result_xml, split_stanzas)
 
 if TYPE_CHECKING:
     from conftest import Impl
@@ -106,13 +105,13 @@ CLIENT_CASES: dict[str, Case] = {
         f"<iq type='get' id='p1' from='{JULIET}' foo='b&amp;r' xmlns:x='urn:x' x:y='z'>"
         f"<ping xmlns='{PING_NS}'/></iq>",
         ["<iq type='result' id='p1' to='juliet@example.net/balcony' foo='b&amp;r'/>"]),
-    # JIDs are echoed as slixmpp echoes them: 1.8.3 builds the reply from
-    # normalised JID objects (lower-cased node and domain), later versions
-    # copy the attribute string.
+    # JIDs are echoed as slixmpp echoes them: up to 1.16 it builds the reply
+    # from normalised JID objects (lower-cased node and domain), 1.17 copies
+    # the attribute string.
     'unnormalised-jid': Case(
         ping_xml('p1', frm='Juliet@Example.NET/Balcony'),
-        [result_xml('p1', to='juliet@example.net/Balcony' if OLD_SLIXMPP
-                    else 'Juliet@Example.NET/Balcony')]),
+        [result_xml('p1', to='Juliet@Example.NET/Balcony' if REPLY_ADDRESS_AS_WRITTEN
+                    else 'juliet@example.net/Balcony')]),
 }
 
 # Stanzas that are not pings for XEP-0199's purposes: slixmpp's own default
@@ -417,9 +416,9 @@ def fix_stream_error_prefix(body: bytes) -> bytes:
     """slixmpp 1.17's tostring() applies the stream namespace prefix twice:
     it writes ``<stream:stream:error xmlns="http://etherx.jabber.org/streams">``
     (not namespace-well-formed, so it cannot be canonicalised as is); 1.8.3
-    writes ``<stream:error>``.  Check the version's exact form, then
+    to 1.16 write ``<stream:error>``.  Check the version's exact form, then
     normalise it."""
-    if OLD_SLIXMPP:
+    if not STREAM_ERROR_PREFIX_TWICE:
         assert b'<stream:error>' in body
         return body
     broken = f'<stream:stream:error xmlns="{STREAM_NS}">'.encode()

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from memstream import (CLIENT_JID, COMPONENT_JID, OLD_SLIXMPP, SERVER, MemoryStream,
-                       client_stream, component_stream, ping_xml, result_xml)
+from memstream import (CLIENT_JID, COMPONENT_JID, COMPONENT_KEEPALIVE_HAS_FROM, SERVER, MemoryStream, client_stream,
+                       component_stream, ping_xml, result_xml)
 
 if TYPE_CHECKING:
     from conftest import Impl
@@ -82,11 +82,11 @@ async def test_enable_keepalive_without_arguments_keeps_config(impl: Impl) -> No
 async def test_component_keepalive(impl: Impl) -> None:
     async with component_stream(impl.cls) as s:
         s.ping_plugin.enable_keepalive(INTERVAL, 0.5)
-        # A component pings boundjid.host, its own domain.  slixmpp 1.17
+        # A component pings boundjid.host, its own domain.  slixmpp 1.8.6 on
         # sends it from boundjid; 1.8.3 sent it without 'from' (a component
         # must say which of its addresses sends).  slixmpp-ping-c does what
-        # 1.17 does on every version.
-        frm = None if OLD_SLIXMPP and impl.name == 'slixmpp' else COMPONENT_JID
+        # 1.8.6 on does on every version.
+        frm = COMPONENT_JID if COMPONENT_KEEPALIVE_HAS_FROM or impl.is_c else None
         await answer_keepalives(s, 2, to=COMPONENT_JID, frm=frm, server=COMPONENT_JID)
         s.ping_plugin.disable_keepalive()
         await assert_quiet(s, 2 * INTERVAL)

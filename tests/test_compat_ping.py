@@ -11,9 +11,8 @@ import slixmpp
 from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.jid import JID, InvalidJID
 
-from memstream import (CLIENT_JID, COMPONENT_JID, OLD_SLIXMPP, PING_PAYLOAD, SERVER,
-                       MemoryStream, client_stream, component_stream, error_xml, iq_xml,
-                       ping_xml, result_xml)
+from memstream import (CLIENT_JID, COMPONENT_JID, NO_TIMEOUT_CALLBACK, PING_PAYLOAD, RESULT_SENDER_COMPARED_AS_STRING,
+                       SERVER, MemoryStream, client_stream, component_stream, error_xml, iq_xml, ping_xml, result_xml)
 
 if TYPE_CHECKING:
     from conftest import Impl
@@ -285,9 +284,10 @@ async def test_send_ping_coroutine_callback(impl: Impl) -> None:
 async def test_send_ping_timeout_callback(impl: Impl) -> None:
     async with client_stream(impl.cls) as s:
         timed_out: list[Any] = []
-        if impl.name == 'slixmpp' and not OLD_SLIXMPP:
-            # slixmpp 1.17's send_ping (and Iq.send) has no timeout_callback
-            # parameter any more; the C plugin keeps it on every version.
+        if impl.name == 'slixmpp' and NO_TIMEOUT_CALLBACK:
+            # From 1.10 on, slixmpp's send_ping (and Iq.send) has no
+            # timeout_callback parameter; the C plugin keeps it on every
+            # version.
             with pytest.raises(TypeError):
                 s.ping_plugin.send_ping(JULIET, timeout=SHORT, timeout_callback=timed_out.append)
             return
@@ -302,7 +302,7 @@ async def test_send_ping_timeout_callback(impl: Impl) -> None:
 
 async def test_send_ping_timeout_callback_not_called_on_answer(impl: Impl) -> None:
     async with client_stream(impl.cls) as s:
-        if impl.name == 'slixmpp' and not OLD_SLIXMPP:
+        if impl.name == 'slixmpp' and NO_TIMEOUT_CALLBACK:
             return  # no timeout_callback parameter, see test_send_ping_timeout_callback
         timed_out: list[Any] = []
         fut = s.ping_plugin.send_ping(JULIET, timeout=SHORT, timeout_callback=timed_out.append)
@@ -361,11 +361,12 @@ async def test_result_rejected_from(impl: Impl, sender: str) -> None:
 
 
 async def test_result_from_unnormalised_jid(impl: Impl) -> None:
-    """1.8.3 compares senders as JID objects (so case differences in node
-    and domain still match); 1.17 compares attribute strings (no match)."""
+    """Up to 1.12 slixmpp compares senders as JID objects (so case
+    differences in node and domain still match); from 1.13 on it compares
+    attribute strings (no match)."""
     async with client_stream(impl.cls) as s:
         task = await answer_from(s, 'JULIET@Capulet.Example/balcony', timeout=SHORT)
-        if OLD_SLIXMPP:
+        if not RESULT_SENDER_COMPARED_AS_STRING:
             assert (await task) >= 0
         else:
             with pytest.raises(IqTimeout):
