@@ -721,12 +721,7 @@ class XEP_0199(BasePlugin):
         """A new ping's id: xmpp.new_id()'s when overridden, as slixmpp's
         plugin takes all its ids from there; else None, for the C side to
         draw an unpredictable one."""
-        xmpp = self.xmpp
-        # _overrides_new_id() inline: this is on every ping's path.
-        if (type(xmpp).new_id is _SLIXMPP_NEW_ID
-                and 'new_id' not in xmpp.__dict__):
-            return None
-        return xmpp.new_id()
+        return self.xmpp.new_id() if self._overrides_new_id() else None
 
     def _sent_iq(self, id_: str, to: Any, ifrom: Any) -> Iq:
         # With its id: xmpp.new_id() is called once a ping, as slixmpp does.
