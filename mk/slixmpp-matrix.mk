@@ -57,17 +57,19 @@ test-slixmpp-matrix: build slixmpp-venvs
 	exit $$status
 
 # make test-slixmpp-own-suite: slixmpp's own unit tests (its sdist's tests/,
-# as its run_tests.py collects them) on $(SLIXMPP_OWN_SUITE_VERSIONS), three
+# as its run_tests.py collects them) on $(SLIXMPP_OWN_SUITE_VERSIONS), four
 # ways (tests/slixmpp_suite/run.py): as is; with slixmpp_ping_c imported
-# first ('ours'); and so, with SlixTest registering the plugins before the
-# stream header ('ours-early'). Prints each way's counts and every test
-# whose outcome differs from the first way's, and fails if any does. The
-# sdists are downloaded once into $(SLIXMPP_SUITE_DIR)/sdists; the tests run
-# on the matrix's virtualenvs, with the optional packages the tests import.
+# first ('ours'); with SlixTest registering the plugins before the stream
+# opens ('early'); both ('ours-early': the tap reads the whole stream).
+# Prints each way's counts and every test whose outcome with the plugin
+# differs from its outcome without it, registered the same way, and fails
+# if any does. The sdists are downloaded once into
+# $(SLIXMPP_SUITE_DIR)/sdists; the tests run on the matrix's virtualenvs,
+# with the optional packages the tests import.
 SLIXMPP_OWN_SUITE_VERSIONS ?= 1.8.3 1.17.0
 SLIXMPP_OWN_SUITE_PACKAGES ?= aiohttp emoji cryptography
 SLIXMPP_SUITE_DIR ?= build/slixmpp-suite
-SLIXMPP_SUITE_MODES := as-is ours ours-early
+SLIXMPP_SUITE_MODES := as-is ours early ours-early
 
 $(SLIXMPP_VENVS)/%/.own-suite-installed: $(SLIXMPP_VENVS)/%/.installed
 	$(VENV)/bin/pip --python $(SLIXMPP_VENVS)/$*/bin/python install -q \

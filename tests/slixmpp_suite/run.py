@@ -6,10 +6,12 @@ test's outcome to a JSON file, in one of three modes:
 ``ours``
     ``import slixmpp_ping_c`` first, so that every test that registers
     xep_0199 gets slixmpp_ping_c's plugin.
+``early``
+    SlixTest.stream_start registers the test's plugins before the stream
+    opens (slixmpp registers them once the header was parsed): the
+    baseline of ``ours-early``.
 ``ours-early``
-    as ``ours``, and SlixTest.stream_start registers the test's plugins
-    before it feeds the stream header (slixmpp registers them after), so
-    that the C tap sees every byte of the stream.
+    both: the C tap reads every byte of the stream.
 
 Usage: run.py MODE SUITE_DIR OUTPUT.json, where SUITE_DIR is the unpacked
 sdist.  The slixmpp tested is the interpreter's, never the sdist's source
@@ -30,7 +32,7 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any
 
-MODES = ('as-is', 'ours', 'ours-early')
+MODES = ('as-is', 'ours', 'early', 'ours-early')
 REPO = Path(__file__).resolve().parents[2]
 
 # Outcomes from best to worst: a test reported twice (subtests) keeps the
@@ -75,14 +77,15 @@ class TapRecorder:
 
 
 def register_plugins_before_header() -> None:
-    """Make SlixTest.stream_start register its plugins when the stream
-    header arrives, before the header is parsed, rather than after.
+    """Make SlixTest.stream_start register its plugins before the stream
+    opens, rather than after the header was parsed.
 
-    The header is the first data_received() call on the new stream; during
-    stream_start, XMLStream.data_received is replaced by a one-shot that
-    registers the plugins (installing the tap as the instance's
-    data_received) and hands the header on.  stream_start's own
-    registrations after it then find the plugins enabled and do nothing.
+    During stream_start, XMLStream.connection_made is replaced by a one-shot
+    that registers the plugins (installing the tap as the instance's
+    data_received) before slixmpp makes the stream's parser, so that the
+    tap reads the stream from its first byte, the header.  stream_start's
+    own registrations after it then find the plugins enabled and do
+    nothing.
     """
     from slixmpp.test import SlixTest
     from slixmpp.xmlstream import XMLStream
@@ -94,28 +97,32 @@ def register_plugins_before_header() -> None:
         arguments = signature.bind(test, *args, **kwargs)
         arguments.apply_defaults()
         plugins = arguments.arguments['plugins']
-        data_received = XMLStream.data_received
+        connection_made = XMLStream.connection_made
         registered = False
 
-        def header_received(xmpp: XMLStream, data: Any) -> None:
+        def registering_connection_made(xmpp: XMLStream, *args: Any,
+                                        **kwargs: Any) -> None:
             nonlocal registered
-            XMLStream.data_received = data_received
+            XMLStream.connection_made = connection_made
+            if xmpp.parser is not None:
+                raise RuntimeError('the stream had a parser before '
+                                   'connection_made')
             if plugins is None:
                 xmpp.register_plugins()
             else:
                 for plugin in plugins:
                     xmpp.register_plugin(plugin)
             registered = True
-            xmpp.data_received(data)
+            connection_made(xmpp, *args, **kwargs)
 
-        XMLStream.data_received = header_received
+        XMLStream.connection_made = registering_connection_made
         try:
             original(test, *args, **kwargs)
         finally:
-            XMLStream.data_received = data_received
+            XMLStream.connection_made = connection_made
         if not registered:
-            raise RuntimeError('stream_start fed no header through '
-                               'XMLStream.data_received')
+            raise RuntimeError('stream_start made no connection through '
+                               'XMLStream.connection_made')
     SlixTest.stream_start = stream_start
 
 
@@ -209,11 +216,11 @@ def main() -> int:
     # imported; this checkout for slixmpp_ping_c.
     sys.path += [str(args.suite_dir.resolve()), str(REPO)]
     recorder = None
-    if args.mode != 'as-is':
+    if args.mode.startswith('ours'):
         import slixmpp_ping_c  # noqa: F401  (registers our xep_0199)
         recorder = TapRecorder()
         recorder.install()
-    if args.mode == 'ours-early':
+    if args.mode.endswith('early'):
         register_plugins_before_header()
     # As run_tests.py does without --debug.
     logging.basicConfig(level=100)
