@@ -232,3 +232,5 @@ fuzz-run-tap:
 	  FUZZ_CORE=$$(echo $(FUZZ_DIR)/lib/slixmpp_ping_c/_core*.so) \
 	  LD_PRELOAD=$$($(VENV)/bin/python -c 'import atheris; print(atheris.path())')/asan_with_fuzzer.so \
 	  $(VENV)/bin/python tests/fuzz/fuzz_tap.py -detect_leaks=0)
+
+include mk/ejabberd.mk
