@@ -32,7 +32,16 @@ from typing import Any
 
 from loopback_server import LoopbackServer, ServerError, connect_client, free_port
 
-__all__ = ['Ejabberd', 'EjabberdError', 'connect_client', 'erl_libs']
+__all__ = ['FLOOD_MOD_PING', 'Ejabberd', 'EjabberdError', 'connect_client', 'erl_libs']
+
+
+#: mod_ping for a flood (tests/test_ejabberd.py, benchmarks/e2e.py): a ping
+#: after 1 s without a stanza from the client, the session killed when the
+#: answer takes over 10 s.  ejabberd reads the client's answer only after
+#: the pings the client sent before it, 7,000-8,000 a second on a 2-core
+#: machine: the answer to a ping it sends during a flood of 50,000 can take
+#: that long to be read.
+FLOOD_MOD_PING = {'ping_interval': 1, 'ping_ack_timeout': 10}
 
 
 class EjabberdError(ServerError):
@@ -182,3 +191,12 @@ modules:
     def version(self) -> str:
         match = re.search(r'ejabberd (\S+) is running', self.api('status'))
         return match.group(1) if match else 'unknown'
+
+    def complaints(self) -> list[str]:
+        return self.complaints_since(0)
+
+    def complaints_since(self, offset: int) -> list[str]:
+        """Its warnings and errors written after ``offset`` bytes of its
+        output (output_path)."""
+        text = self.output_path.read_bytes()[offset:].decode(errors='replace')
+        return re.findall(r'.*\[(?:warning|error|critical)\].*', text)

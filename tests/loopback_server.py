@@ -72,6 +72,14 @@ class LoopbackServer:
     def log_path(self) -> Path:
         raise NotImplementedError
 
+    def version(self) -> str:
+        """The running server's version."""
+        raise NotImplementedError
+
+    def complaints(self) -> list[str]:
+        """The server's warnings and errors so far."""
+        raise NotImplementedError
+
     # ---- files -------------------------------------------------------------
 
     @property

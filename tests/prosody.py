@@ -14,6 +14,7 @@ words (its log and output).
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -96,6 +97,16 @@ VirtualHost {_lua(self.domain)}
 Component {_lua(self.component)}
     component_secret = {_lua(self.component_secret)}
 '''
+
+    def version(self) -> str:
+        match = re.search(r'Prosody version (\S+)',
+                          self.log_path.read_text(errors='replace'))
+        return match.group(1) if match else 'unknown'
+
+    def complaints(self) -> list[str]:
+        text = self.log_path.read_text(errors='replace')
+        return [line for line in text.splitlines()
+                if re.search(r'\t(warn|error)\t', line)]
 
     def prosodyctl(self, *args: str) -> str:
         done = subprocess.run(

@@ -28,7 +28,7 @@ import pytest
 import slixmpp
 
 from conftest import PROSODY_ACCOUNTS
-from ejabberd import Ejabberd, EjabberdError
+from ejabberd import FLOOD_MOD_PING, Ejabberd, EjabberdError
 from test_prosody import (OURS, PING_TIMEOUT, SLIXMPPS, EventLog, Proxy, Session,
                           _client_to_client, assert_sm_consistent, errors_logged,
                           no_pending, ping_plugin, run, sm_traffic, until)
@@ -138,14 +138,6 @@ def c_answered(xmpp: slixmpp.ClientXMPP) -> int:
     return ping_plugin(xmpp)._tap.counters()[0]
 
 
-def server_problems(server: Ejabberd, since: int) -> list[str]:
-    """ejabberd's warnings and errors written since offset ``since`` of
-    its output."""
-    text = server.output_path.read_bytes()[since:].decode(errors='replace')
-    return [line for line in text.splitlines()
-            if '[warning]' in line or '[error]' in line or '[critical]' in line]
-
-
 # ---------------------------------------------------------------------------
 # Keepalive: the server pings idle clients
 
@@ -215,7 +207,7 @@ async def test_stream_management_counts_server_pings(ejabberd: Ejabberd, impl: I
             assert c_answered(alice) - answered_before == len(wire.answered()) + 2 + 3
         assert sm.handled >= 5 * 3 + 2 and no_pending(alice)
     assert errors_logged(caplog) == []
-    assert server_problems(server, mark) == []
+    assert server.complaints_since(mark) == []
 
 
 async def client_ack_agrees(proxy: Proxy, xmpp: slixmpp.ClientXMPP) -> None:
@@ -236,12 +228,6 @@ async def client_ack_agrees(proxy: Proxy, xmpp: slixmpp.ClientXMPP) -> None:
 #: The suite's flood: several ping intervals long (about 4 s on an idle
 #: 2-core machine); `make bench` floods with 50,000.
 FLOOD = 30_000
-#: mod_ping for the flood: a ping after 1 s without a stanza from the
-#: client, the session killed when the answer takes over 10 s.  The server
-#: reads the client's answer only after the pings sent before it: a flood
-#: takes ejabberd 1 s per 7,000-8,000 pings, so the answer to a ping it
-#: sends during the flood can take that long to be read.
-FLOOD_MOD_PING = {'ping_interval': 1, 'ping_ack_timeout': 10}
 
 
 async def test_flood_keeps_the_session_with_our_plugin() -> None:
