@@ -4,7 +4,7 @@ by side in one run: slixmpp's XEP-0199 plugin, slixmpp_ping_c's, and a
 bare-socket client that logs in and pipelines the pings in one write
 (benchmarks/bare_client.py).
 
-    python benchmarks/e2e.py [--quick] [--server prosody|ejabberd]
+    python benchmarks/e2e.py [--quick] [--server prosody|ejabberd] [--json PATH]
 
 Each run gets a fresh server and a fresh client, so that no run's backlog
 slows the next; Prosody runs with Nagle's algorithm off (PROSODY_CONFIG),
@@ -29,13 +29,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import json
 import os
+import platform
 import resource
 import statistics
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 # harness puts the project and tests/ on sys.path.
@@ -385,6 +388,8 @@ def main() -> None:
     parser.add_argument('--quick', action='store_true')
     parser.add_argument('--server', choices=('prosody', 'ejabberd'),
                         default='prosody')
+    parser.add_argument('--json', type=Path,
+                        help='where to write the raw figures')
     args = parser.parse_args()
     import report
     results = asyncio.run(measure(
@@ -397,6 +402,13 @@ def main() -> None:
     print(f"\n{args.server} {results['version']}, "
           f"{results['seconds_total']:.1f} s in all; its warnings: "
           f"{len(results['server_complaints'])}")
+    if args.json:
+        results = {'meta': {
+            'date': datetime.now(UTC).isoformat(timespec='seconds'),
+            'slixmpp': slixmpp.__version__,
+            'python': platform.python_version(),
+            'load_average': os.getloadavg()}, **results}
+        args.json.write_text(json.dumps(results, indent=2) + '\n')
 
 
 if __name__ == '__main__':
