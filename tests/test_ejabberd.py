@@ -8,8 +8,9 @@ idle client answers the server's pings (ours in C) and keeps its session;
 clients ping each other through the server; Stream Management
 (mod_stream_mgmt) counts the stanzas the C code answered and completed on
 both sides; and a flood of 30,000 pings from our plugin keeps its session
-under a 1 s ping interval (50,000 in `make bench`).  What happens to slixmpp's plugin in a flood is a
-measurement, not a test: see benchmarks/e2e.py (``make bench``).
+under a 1 s ping interval.  What happens to slixmpp's plugin in a flood
+(and to ours with 50,000) is a measurement, not a test: see
+benchmarks/e2e.py (``make bench``).
 
 The clients, the relay and the Stream Management checks are the Prosody
 tests' own (tests/test_prosody.py): they take any server with a host, a
