@@ -243,6 +243,7 @@ fuzz-run-tap:
 	  LD_PRELOAD=$$($(VENV)/bin/python -c 'import atheris; print(atheris.path())')/asan_with_fuzzer.so \
 	  $(VENV)/bin/python tests/fuzz/fuzz_tap.py -detect_leaks=0)
 
+include mk/ejabberd.mk
 include mk/pythons.mk
 include mk/libxml2.mk
 include mk/expat.mk

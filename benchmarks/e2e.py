@@ -1,32 +1,44 @@
-"""End to end: N concurrent pings from one client to a real Prosody on
-loopback (tests/prosody.py), side by side in one run: slixmpp's XEP-0199
-plugin, slixmpp_ping_c's, and a bare-socket client that logs in and
-pipelines the pings in one write (benchmarks/bare_client.py).
+"""End to end: N concurrent pings from one client to a real server on
+loopback, Prosody (tests/prosody.py) or ejabberd (tests/ejabberd.py), side
+by side in one run: slixmpp's XEP-0199 plugin, slixmpp_ping_c's, and a
+bare-socket client that logs in and pipelines the pings in one write
+(benchmarks/bare_client.py).
 
-    python benchmarks/e2e.py [--quick]
+    python benchmarks/e2e.py [--quick] [--server prosody|ejabberd] [--json PATH]
 
-Each run gets a fresh Prosody and a fresh client, so that no run's backlog
-slows the next; Prosody runs with Nagle's algorithm off (PROSODY_CONFIG).
+Each run gets a fresh server and a fresh client, so that no run's backlog
+slows the next; Prosody runs with Nagle's algorithm off (PROSODY_CONFIG),
+ejabberd with its mod_ping quiet during the run (EJABBERD_PING_INTERVAL).
 Stream Management is off: neither client enables it.  The wall time runs
 from the first ping sent to the last answer received: the N ping() tasks
 (or the bare client's bytes) are made before the clock starts
 ('setup_seconds' in the results).
 CPU shares are the CPU time used during that window divided by it:
-Prosody's from /proc/<pid>/schedstat (or /proc/<pid>/stat), the client's
-(this process) from getrusage.  run.py puts these rows in `make bench`'s table.
+the server's from /proc/<pid>/schedstat (or /proc/<pid>/stat; Prosody and
+ejabberd's Erlang VM alike are one process), the client's (this process)
+from getrusage.
+
+With ejabberd, also a flood under its mod_ping (``flood_under_mod_ping``):
+the server pings a client idle for 1 s and kills its session when the
+answer takes over 10 s; each plugin floods it with N pings, and what
+happens is recorded (kept or killed, when, how many answers, the longest
+event-loop stall).  run.py puts these rows in `make bench`'s table.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
 import gc
+import json
 import os
-import re
+import platform
 import resource
 import statistics
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 # harness puts the project and tests/ on sys.path.
@@ -35,6 +47,8 @@ from harness import IMPLEMENTATIONS
 import slixmpp
 from bare_client import BareClient
 from memstream import use_ping_plugin
+from ejabberd import FLOOD_MOD_PING, Ejabberd
+from loopback_server import LoopbackServer
 from prosody import Prosody, connect_client
 
 USER, PASSWORD = 'bench', 'bench-password'
@@ -49,6 +63,8 @@ LOGIN_TIMEOUT = 30.0
 #: either side (100 pings: 46 ms with it, 7 ms without).  It caps nothing:
 #: 50,000 pipelined pings are all answered, at the same rate, either way.
 PROSODY_CONFIG = 'network_settings = { nagle = false }'
+#: ejabberd's mod_ping pings a client idle this long (s): never during a run.
+EJABBERD_PING_INTERVAL = 3600
 
 _CLK_TCK = os.sysconf('SC_CLK_TCK')
 
@@ -70,15 +86,23 @@ E2E_QUICK = E2ESizes(
        'bare': [100, 300, 1_000]},
     runs={'slixmpp': 1, 'ours': 1, 'bare': 1})
 
+#: The floods under ejabberd's mod_ping, per plugin (one run each).
+FLOOD_FULL = {'slixmpp': [5_000], 'ours': [5_000, 50_000]}
+FLOOD_QUICK = {'slixmpp': [1_000], 'ours': [1_000, 5_000]}
+
 
 def process_cpu(pid: int) -> float:
-    """User + system CPU seconds of a single-threaded process (Linux):
-    the scheduler's own count in ns (/proc/<pid>/schedstat), else utime +
-    stime from /proc/<pid>/stat, in clock ticks (10 ms: too coarse for
-    runs of 0.1 s)."""
+    """User + system CPU seconds of a process, all its threads (Linux:
+    ejabberd's Erlang VM runs a scheduler thread per core): the scheduler's
+    own count in ns (/proc/<pid>/task/*/schedstat), else utime + stime from
+    /proc/<pid>/stat, in clock ticks (10 ms: too coarse for runs of 0.1
+    s)."""
     try:
-        with open(f'/proc/{pid}/schedstat') as f:
-            return int(f.read().split()[0]) / 1e9
+        total = 0
+        for task in os.listdir(f'/proc/{pid}/task'):
+            with open(f'/proc/{pid}/task/{task}/schedstat') as f:
+                total += int(f.read().split()[0])
+        return total / 1e9
     except (OSError, ValueError, IndexError):
         pass
     with open(f'/proc/{pid}/stat') as f:
@@ -100,22 +124,20 @@ def peak_rss(pid: int) -> int:
     return 0
 
 
-def log_complaints(server: Prosody) -> list[str]:
-    """Prosody's warnings and errors so far."""
-    text = server.log_path.read_text(errors='replace')
-    return [line for line in text.splitlines()
-            if re.search(r'\t(warn|error)\t', line)]
-
-
-def prosody_version(server: Prosody) -> str:
-    match = re.search(r'Prosody version (\S+)',
-                      server.log_path.read_text(errors='replace'))
-    return match.group(1) if match else 'unknown'
+def new_server(kind: str, **options: int) -> LoopbackServer:
+    """A fresh server of the kind ('prosody', 'ejabberd'), not started."""
+    accounts = {USER: PASSWORD}
+    if kind == 'ejabberd':
+        return Ejabberd(accounts=accounts, **(
+            options or {'ping_interval': EJABBERD_PING_INTERVAL}))
+    assert kind == 'prosody', kind
+    return Prosody(accounts=accounts, extra_config=PROSODY_CONFIG)
 
 
 # ---- the clients --------------------------------------------------------------
 
-async def slixmpp_client(impl: str, server: Prosody) -> slixmpp.ClientXMPP:
+async def slixmpp_client(impl: str, server: LoopbackServer
+                         ) -> slixmpp.ClientXMPP:
     """A ClientXMPP with ``impl``'s xep_0199 (and no Stream Management),
     its session started."""
     xmpp = slixmpp.ClientXMPP(server.jid(USER) + '/bench', PASSWORD)
@@ -142,13 +164,14 @@ async def slixmpp_client(impl: str, server: Prosody) -> slixmpp.ClientXMPP:
 
 
 async def disconnect(xmpp: slixmpp.ClientXMPP) -> None:
-    gone = asyncio.Event()
-    xmpp.add_event_handler('disconnected', lambda event: gone.set())
-    xmpp.disconnect()
-    try:
-        await asyncio.wait_for(gone.wait(), 10)
-    except TimeoutError:
-        xmpp.abort()
+    if xmpp.transport is not None:   # not already disconnected
+        gone = asyncio.Event()
+        xmpp.add_event_handler('disconnected', lambda event: gone.set())
+        xmpp.disconnect()
+        try:
+            await asyncio.wait_for(gone.wait(), 10)
+        except TimeoutError:
+            xmpp.abort()
     # slixmpp cancels its send loop only when the client is garbage
     # collected, and asyncio then warns that a pending task was destroyed.
     sender = getattr(xmpp, '_run_out_filters', None)
@@ -171,7 +194,7 @@ async def plugin_flood(xmpp: slixmpp.ClientXMPP, domain: str, n: int,
 
 
 class Window:
-    """The wall time and the CPU times of Prosody and of this process
+    """The wall time and the CPU times of the server and of this process
     between open() and close()."""
 
     def __init__(self, server_pid: int) -> None:
@@ -186,18 +209,17 @@ class Window:
     def close(self) -> dict[str, float]:
         seconds = time.perf_counter() - self.opened
         return {'seconds': seconds,
-                'prosody_cpu': (process_cpu(self.pid) - self.server_cpu)
+                'server_cpu': (process_cpu(self.pid) - self.server_cpu)
                 / seconds,
                 'client_cpu': (own_cpu() - self.client_cpu) / seconds}
 
 
 # ---- one run ------------------------------------------------------------------------
 
-async def run_once(impl: str, n: int) -> dict[str, Any]:
-    """N concurrent pings from a fresh ``impl`` client to a fresh Prosody,
-    timed from the first ping sent to the last answer."""
-    with Prosody(accounts={USER: PASSWORD},
-                 extra_config=PROSODY_CONFIG) as server:
+async def run_once(kind: str, impl: str, n: int) -> dict[str, Any]:
+    """N concurrent pings from a fresh ``impl`` client to a fresh server of
+    the ``kind``, timed from the first ping sent to the last answer."""
+    with new_server(kind) as server:
         client: BareClient | None = None
         xmpp: slixmpp.ClientXMPP | None = None
         if impl == 'bare':
@@ -229,15 +251,97 @@ async def run_once(impl: str, n: int) -> dict[str, Any]:
                 # Making the N ping() tasks (or the bare client's bytes),
                 # before the first ping leaves: not in 'seconds'.
                 'setup_seconds': window.opened - made,
-                'prosody_peak_rss': peak_rss(server.pid),
-                'prosody_version': prosody_version(server),
-                'prosody_complaints': log_complaints(server)}
+                'server_peak_rss': peak_rss(server.pid),
+                'server_version': server.version(),
+                'server_complaints': server.complaints()}
 
 
-async def measure(sizes: E2ESizes) -> dict[str, Any]:
+# ---- a flood under ejabberd's mod_ping -----------------------------------------
+
+class LoopStalls:
+    """The longest time the event loop did not run a task that asks to run
+    every ``tick`` seconds: how long the loop was blocked at once."""
+
+    def __init__(self, tick: float = 0.05) -> None:
+        self.tick = tick
+        self.longest = 0.0
+        self._task = asyncio.ensure_future(self._watch())
+
+    async def _watch(self) -> None:
+        while True:
+            before = time.perf_counter()
+            await asyncio.sleep(self.tick)
+            self.longest = max(self.longest,
+                               time.perf_counter() - before - self.tick)
+
+    async def stop(self) -> float:
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+        return self.longest
+
+
+def ping_timeouts(server: Ejabberd) -> list[float]:
+    """When ejabberd closed a session for an unanswered ping (Unix
+    times, from its log's UTC timestamps)."""
+    return [datetime.fromisoformat(line.split(' [', 1)[0]).timestamp()
+            for line in server.own_words().splitlines()
+            if 'Connection failed: ping_timeout' in line
+            and '@ejabberd_c2s' not in line]   # each line is logged twice
+
+
+async def flood_under_mod_ping(impl: str, n: int) -> dict[str, Any]:
+    """N concurrent pings from a fresh ``impl`` client to a fresh ejabberd
+    that pings every client idle for 1 s and kills the session when the
+    answer takes over 10 s (FLOOD_MOD_PING): whether the session is kept,
+    when ejabberd killed it (after the first ping was sent), how many
+    pings were answered, and the longest stall of the event loop."""
+    with new_server('ejabberd', **FLOOD_MOD_PING) as server:
+        assert isinstance(server, Ejabberd)
+        xmpp = await slixmpp_client(impl, server)
+        gone = asyncio.Event()
+        xmpp.add_event_handler('disconnected', lambda event: gone.set())
+        plugin = xmpp.plugin['xep_0199']
+        stalls = LoopStalls()
+        started = time.time()
+        tasks = [asyncio.ensure_future(plugin.ping(server.domain,
+                                                   timeout=PING_TIMEOUT))
+                 for _ in range(n)]
+        everything = asyncio.gather(*tasks, return_exceptions=True)
+        gone_waiter = asyncio.ensure_future(gone.wait())
+        await asyncio.wait([everything, gone_waiter], timeout=RUN_TIMEOUT,
+                           return_when=asyncio.FIRST_COMPLETED)
+        seconds = time.time() - started
+        longest_stall = await stalls.stop()
+        answered = sum(t.done() and not t.cancelled() and t.exception() is None
+                       for t in tasks)
+        kept = not gone.is_set() and answered == n
+        resources = server.resources(USER) if kept else []
+        killed = ping_timeouts(server)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(everything, return_exceptions=True)
+        gone_waiter.cancel()
+        result = {
+            'n': n, 'kept': kept and len(resources) == 1,
+            'answered': answered, 'seconds': seconds,
+            'killed_after': killed[0] - started if killed else None,
+            'longest_loop_stall': longest_stall,
+            'server_pings_answered_in_c':
+                plugin._tap.counters()[0] if impl == 'ours' else None,
+            'server_complaints': server.complaints()}
+        await disconnect(xmpp)
+        return result
+
+
+# ---- all of it ----------------------------------------------------------------------
+
+async def measure(sizes: E2ESizes, kind: str = 'prosody',
+                  floods: dict[str, list[int]] | None = None
+                  ) -> dict[str, Any]:
     """Every point, repetitions interleaved (all implementations at one N,
     then the next N, then the next round); the median of each point's
-    runs."""
+    runs.  With ejabberd, then the floods under its mod_ping, each N once
+    per plugin."""
     all_n = sorted(set().union(*sizes.n.values()))
     samples: dict[str, dict[int, list[dict[str, Any]]]] = {
         impl: {n: [] for n in sizes.n[impl]} for impl in IMPLS}
@@ -246,7 +350,7 @@ async def measure(sizes: E2ESizes) -> dict[str, Any]:
         for n in all_n:
             for impl in IMPLS:
                 if n in sizes.n[impl] and round_ < sizes.runs[impl]:
-                    samples[impl][n].append(await run_once(impl, n))
+                    samples[impl][n].append(await run_once(kind, impl, n))
     points: dict[str, list[dict[str, Any]]] = {}
     complaints: list[str] = []
     version = 'unknown'
@@ -254,34 +358,57 @@ async def measure(sizes: E2ESizes) -> dict[str, Any]:
         points[impl] = []
         for n, runs in samples[impl].items():
             for run in runs:
-                complaints += run.pop('prosody_complaints')
-                version = run.pop('prosody_version')
+                complaints += run.pop('server_complaints')
+                version = run.pop('server_version')
             points[impl].append({
                 'n': n,
                 **{key: statistics.median(r[key] for r in runs)
-                   for key in ('seconds', 'pings_per_s', 'prosody_cpu',
+                   for key in ('seconds', 'pings_per_s', 'server_cpu',
                                'client_cpu', 'setup_seconds',
-                               'prosody_peak_rss')},
+                               'server_peak_rss')},
                 'runs': runs})
-    return {'prosody': version, 'prosody_config': PROSODY_CONFIG,
+    return {'server': kind, 'version': version,
+            'config': (PROSODY_CONFIG if kind == 'prosody' else
+                       f'mod_ping ping_interval: {EJABBERD_PING_INTERVAL}'),
             'stream_management': False,
             'ping_bytes': len("<iq type='get' id='p0' to='localhost'>"
                               "<ping xmlns='urn:xmpp:ping'/></iq>"),
-            'prosody_complaints': complaints,
+            'server_complaints': complaints,
             'seconds_total': time.perf_counter() - start,
-            'sizes': asdict(sizes), **points}
+            'sizes': asdict(sizes), **points,
+            **({'flood_under_mod_ping': {
+                'mod_ping': FLOOD_MOD_PING,
+                **{impl: [await flood_under_mod_ping(impl, n) for n in ns]
+                   for impl, ns in floods.items()}}}
+               if floods and kind == 'ejabberd' else {})}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--quick', action='store_true')
+    parser.add_argument('--server', choices=('prosody', 'ejabberd'),
+                        default='prosody')
+    parser.add_argument('--json', type=Path,
+                        help='where to write the raw figures')
     args = parser.parse_args()
     import report
-    results = asyncio.run(measure(E2E_QUICK if args.quick else E2E_FULL))
-    print(report.table(report.e2e_rows(results)))
-    print(f"\nProsody {results['prosody']}, "
-          f"{results['seconds_total']:.1f} s in all; Prosody's warnings: "
-          f"{len(results['prosody_complaints'])}")
+    results = asyncio.run(measure(
+        E2E_QUICK if args.quick else E2E_FULL, args.server,
+        FLOOD_QUICK if args.quick else FLOOD_FULL))
+    rows = report.e2e_rows(results)
+    if 'flood_under_mod_ping' in results:
+        rows += report.flood_rows(results['flood_under_mod_ping'])
+    print(report.table(rows))
+    print(f"\n{args.server} {results['version']}, "
+          f"{results['seconds_total']:.1f} s in all; its warnings: "
+          f"{len(results['server_complaints'])}")
+    if args.json:
+        results = {'meta': {
+            'date': datetime.now(UTC).isoformat(timespec='seconds'),
+            'slixmpp': slixmpp.__version__,
+            'python': platform.python_version(),
+            'load_average': os.getloadavg()}, **results}
+        args.json.write_text(json.dumps(results, indent=2) + '\n')
 
 
 if __name__ == '__main__':

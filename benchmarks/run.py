@@ -1,6 +1,7 @@
 """Benchmarks of slixmpp's XEP-0199 plugin and slixmpp_ping_c's, side by
 side in one run, on the in-memory transport of tests/memstream.py; then
-end to end through a throwaway Prosody, with a bare-socket client too
+end to end through a throwaway Prosody and a throwaway ejabberd, with a
+bare-socket client too, and floods under ejabberd's mod_ping
 (benchmarks/e2e.py).
 
     python benchmarks/run.py [--quick] [--no-e2e] [--json PATH] [--plot PATH]
@@ -403,7 +404,8 @@ def main() -> None:
     parser.add_argument('--plot', type=Path, default=HERE / 'ping_cost.png',
                         help='where to draw the round trip plot')
     parser.add_argument('--no-e2e', action='store_true',
-                        help='leave out the end-to-end runs through Prosody')
+                        help='leave out the end-to-end runs through the '
+                             'servers')
     parser.add_argument('--only-late', action='store_true',
                         help='only the rows of the plugin registered in '
                              'session_start; prints them, writes nothing')
@@ -432,28 +434,39 @@ def main() -> None:
     start = time.perf_counter()
     results = asyncio.run(measure_all(sizes, args.quick))
     if not args.no_e2e:
-        # Last, in an event loop of its own: a fresh Prosody per run.
+        # Last, in event loops of their own: a fresh server per run.
         e2e_start = time.perf_counter()
-        results['e2e'] = asyncio.run(e2e.measure(
-            e2e.E2E_QUICK if args.quick else e2e.E2E_FULL))
+        e2e_sizes = e2e.E2E_QUICK if args.quick else e2e.E2E_FULL
+        results['e2e'] = asyncio.run(e2e.measure(e2e_sizes))
+        results['e2e_ejabberd'] = asyncio.run(e2e.measure(
+            e2e_sizes, 'ejabberd',
+            e2e.FLOOD_QUICK if args.quick else e2e.FLOOD_FULL))
         meta['e2e_seconds'] = round(time.perf_counter() - e2e_start, 1)
     meta['seconds'] = round(time.perf_counter() - start, 1)
     results = {'meta': meta, 'sizes': asdict(sizes), **results}
 
     table_rows = report.rows(results)
-    if 'e2e' in results:
-        table_rows += report.e2e_rows(results['e2e'])
+    for key in ('e2e', 'e2e_ejabberd'):
+        if key in results:
+            table_rows += report.e2e_rows(results[key])
+            if 'flood_under_mod_ping' in results[key]:
+                table_rows += report.flood_rows(
+                    results[key]['flood_under_mod_ping'])
     results['table'] = [{**asdict(r), 'status': r.status} for r in table_rows]
     print(report.table(table_rows))
     if args.quick:
         print('\n--quick: sizes far below the targets\' own; the statuses '
               'mean little.')
     if 'e2e' in results:
-        print(f'\nEnd to end: Prosody {results["e2e"]["prosody"]} on '
-              'loopback with Nagle\'s algorithm off, a fresh server and '
-              'client per run, Stream Management off; wall time from the '
-              'first ping sent to the last answer; CPU: Prosody\'s and the '
-              'client\'s CPU time over that wall time; '
+        print(f'\nEnd to end: Prosody {results["e2e"]["version"]} on '
+              'loopback with Nagle\'s algorithm off, and ejabberd '
+              f'{results["e2e_ejabberd"]["version"]} with its mod_ping '
+              'quiet, a fresh server and client per run, Stream Management '
+              'off; wall time from the first ping sent to the last answer; '
+              'CPU: the server\'s (all threads) and the client\'s CPU time '
+              'over that wall time.  Under mod_ping: a fresh ejabberd per '
+              'flood, killed = ejabberd closed the session for '
+              '"ping_timeout", at = seconds after the first ping left; '
               f'{meta["e2e_seconds"]} s of the run.')
     print(f'\nslixmpp {meta["slixmpp"]}, Python {meta["python"]}, '
           f'{meta["cpu"]} × {meta["cpus"]}; {meta["seconds"]} s')

@@ -77,6 +77,7 @@ from collections.abc import Iterator  # noqa: E402
 from typing import TYPE_CHECKING  # noqa: E402
 
 if TYPE_CHECKING:
+    from ejabberd import Ejabberd
     from prosody import Prosody
 
 #: The accounts of the shared test Prosody, user -> password.
@@ -94,6 +95,16 @@ def prosody() -> Iterator[Prosody]:
     cannot start, every test using it errors with Prosody's own words."""
     from prosody import Prosody
     with Prosody(accounts=PROSODY_ACCOUNTS) as server:
+        yield server
+
+
+@pytest.fixture(scope='session')
+def ejabberd() -> Iterator[Ejabberd]:
+    """One throwaway ejabberd for the session (tests/ejabberd.py), with the
+    same accounts as Prosody, so that the Prosody tests' helpers serve it
+    too.  If it cannot start, every test using it errors with its words."""
+    from ejabberd import Ejabberd
+    with Ejabberd(accounts=PROSODY_ACCOUNTS) as server:
         yield server
 
 
