@@ -31,6 +31,8 @@ static const char XML_NS[] = "http://www.w3.org/XML/1998/namespace";
    input cannot forge it. */
 static const char SENTINEL[] = "<?parsed?>";
 static const char SENTINEL_TARGET[] = "parsed";
+/* push()'s buffer is kept between stanzas up to this size. */
+#define MAX_KEPT_CHUNK ((size_t)64 * 1024)
 
 /* A string copied into the arena, by offset, since the arena may move. */
 typedef struct {
@@ -61,6 +63,7 @@ struct StanzaParser {
     Slot slots[SLOT_COUNT];
     int other_attrs, children, text, is_ping;
     Buf arena;
+    Buf chunk;          /* what push() hands libxml2 */
 };
 
 static int
@@ -306,6 +309,7 @@ stanza_parser_new(void)
     sax->serror = on_error;
     buf_init(&p->root);
     buf_init(&p->arena);
+    buf_init(&p->chunk);
     return p;
 }
 
@@ -318,6 +322,7 @@ stanza_parser_free(StanzaParser *p)
     drop_context(p);
     buf_free(&p->root);
     buf_free(&p->arena);
+    buf_free(&p->chunk);
     free(p);
 }
 
@@ -331,18 +336,25 @@ clear_stanza(StanzaParser *p)
     p->arena.len = 0;
 }
 
-/* Feeds len bytes, then the sentinel: 0 when libxml2 parsed all of them
-   without an error, -1 otherwise. */
+/* Feeds len bytes and the sentinel after them, in one chunk: 0 when
+   libxml2 parsed all of them without an error, -1 otherwise.  The
+   sentinel must be the first processing instruction beside the elements:
+   one the data holds would come first, and ours after it is refused. */
 static int
 push(StanzaParser *p, const char *data, size_t len)
 {
-    if (xmlParseChunk(p->ctxt, data, (int)len, 0) != 0 || p->failed) {
+    p->chunk.len = 0;
+    if (buf_append(&p->chunk, data, len) < 0
+        || buf_append(&p->chunk, SENTINEL, sizeof(SENTINEL) - 1) < 0) {
         return -1;
     }
     p->awaiting_sentinel = 1;
     p->sentinel_seen = 0;
-    int rc = xmlParseChunk(p->ctxt, SENTINEL, (int)(sizeof(SENTINEL) - 1), 0);
+    int rc = xmlParseChunk(p->ctxt, p->chunk.data, (int)p->chunk.len, 0);
     p->awaiting_sentinel = 0;
+    if (p->chunk.cap > MAX_KEPT_CHUNK) {
+        buf_free(&p->chunk);
+    }
     return rc == 0 && !p->failed && p->sentinel_seen ? 0 : -1;
 }
 
