@@ -354,7 +354,8 @@ async def test_result_accepted_from(impl: Impl, sender: str | None) -> None:
 async def test_result_rejected_from(impl: Impl, sender: str) -> None:
     async with client_stream(impl.cls) as s:
         task = await answer_from(s, sender, timeout=SHORT)
-        assert not task.done()
+        # Taken, the result would have completed the ping (with its rtt):
+        # under load the short timeout may already have run out here.
         with pytest.raises(IqTimeout):
             await task
         assert s.take_sent() == b''  # a stray result is not answered either
