@@ -855,6 +855,13 @@ deliver_now(TapObject *self)
  *
  * A scanner that fails, or a candidate that proves nothing, sends the tap
  * back to SYNC_SEEK; a new stream (a restart) starts it as usual.
+ *
+ * Each depth is read once slixmpp's parser has parsed all it was fed
+ * (current_depth(): on an expat that defers, after flush()), so the depth
+ * at C and at the tag's '>' is what expat 2.5 would show there.  Cutting
+ * a read at the '>' then changes nothing slixmpp does but when: the first
+ * part opens at most that one element, which no handler sees, and the
+ * events flush() releases before the cut come in their order.
  */
 
 /* The qualified name taken for the stream root's end tag; with another
@@ -874,13 +881,39 @@ slixmpp_depth(TapObject *self, long *depth)
     return *depth == -1 && PyErr_Occurred() ? -1 : 0;
 }
 
+/* slixmpp's xml_depth into *depth once it is current: 1, or 0 if the
+   tap went passive (a refused stream, a restart, no flush()), -1 on error.
+   An expat that defers may not have parsed every byte slixmpp was fed:
+   parser_settled() flushes it, and slixmpp handles the events that
+   releases, before the depth is read.  That only hands slixmpp its events
+   sooner, in their order, wherever the read was cut: flush() parses what
+   expat already holds, as a later read would.  Before 2.6 the depth is
+   current already; parser_settled()'s space probe is exact only between
+   stanzas, which a candidate is not yet known to be. */
+static int
+current_depth(TapObject *self, long *depth)
+{
+    if (self->passive) {
+        return 0;
+    }
+    if (self->reparse_deferral) {
+        int settled = parser_settled(self);
+        if (settled <= 0 || self->passive) {
+            self->passive = 1;
+            return settled < 0 ? -1 : 0;
+        }
+    }
+    return slixmpp_depth(self, depth) < 0 ? -1 : 1;
+}
+
 /* At the end of a read slixmpp had whole: a candidate if it is at depth 1. */
 static int
 take_candidate(TapObject *self)
 {
     long depth;
-    if (self->passive || slixmpp_depth(self, &depth) < 0) {
-        return self->passive ? 0 : -1;
+    int current = current_depth(self, &depth);
+    if (current <= 0) {
+        return current;
     }
     self->sync = SYNC_SEEK;
     if (depth != 1) {
@@ -935,8 +968,9 @@ first_stanza_agrees(TapObject *self, const char *tag, size_t tag_len,
                     size_t name_len)
 {
     long depth;
-    if (slixmpp_depth(self, &depth) < 0) {
-        return -1;
+    int current = current_depth(self, &depth);
+    if (current <= 0) {
+        return current;
     }
     if (depth != 2 || memchr(tag + 1, ':', name_len) != NULL
         || contains(tag, tag_len, "xmlns")) {
@@ -1129,12 +1163,8 @@ tap_join_stream(TapObject *self, PyObject *Py_UNUSED(unused))
     if (tap_sync_stream(self) < 0) {
         return NULL;
     }
-    if (self->reparse_deferral) {
-        /* Until parser_settled() can tell on an expat that holds events
-           back, its stream stays slixmpp's: the proof hands a read over in
-           two parts, which would change when that expat releases them. */
-        self->passive = 1;
-    }
+    /* What slixmpp was fed before is unknown: settle before relying on it. */
+    self->fed_unchecked = 1;
     if (!self->passive) {
         self->in_header = 0;
         self->sync = SYNC_SEEK;
