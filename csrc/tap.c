@@ -465,13 +465,36 @@ parser_events_waiting(TapObject *self)
     return n < 0 ? -1 : n > 0;
 }
 
+/* flush() raised ParseError: expat refused the stream.  expat forgets an
+   error at its next parse attempt that it defers (that attempt's "no
+   error" is stored over it), after which slixmpp would never hear of it.
+   The error goes where XMLPullParser.feed() puts those it catches, the
+   event queue, for slixmpp's next data_received to raise and report as it
+   always does.  1 queued, 0 no queue to put it in, -1 error. */
+static int
+queue_refusal(TapObject *self)
+{
+    CoreState *st = tap_state(self);
+    PyObject *error = PyErr_GetRaisedException();
+    PyObject *queue;
+    int rc = optional_attr(self->parser, st->str_events_queue, &queue);
+    if (rc == 0 && queue != NULL) {
+        PyObject *r = PyObject_CallMethodOneArg(queue, st->str_append, error);
+        rc = r == NULL ? -1 : 1;
+        Py_XDECREF(r);
+        Py_DECREF(queue);
+    }
+    Py_DECREF(error);
+    return rc;
+}
+
 /* Whether slixmpp's parser is settled: every byte slixmpp was fed parsed,
    every event of it handled by slixmpp, and the stream not refused.
    1 settled; 0 refused, or no way to tell (the caller goes passive); -1
    error.  With expat >= 2.6 ("reparse deferral") flush() makes expat parse
-   what it held back, raising ParseError if it refuses the stream; the
-   events it released reach slixmpp through its own data_received(b""), so
-   its handlers run here and may do anything (restart the stream: then
+   what it held back, raising ParseError if it refuses the stream (queued
+   for slixmpp to report: queue_refusal()); the events it released reach
+   slixmpp through its own data_received(b""), so its handlers run here and may do anything (restart the stream: then
    passive is set; send stanzas; complete a ping): the caller checks again
    what it relies on.  Asks the parser only when slixmpp got bytes since the
    last call (fed_unchecked); a caller that cannot know what slixmpp was fed
@@ -492,7 +515,10 @@ parser_settled(TapObject *self)
     }
     PyObject *r = PyObject_CallNoArgs(self->parser_flush);
     if (r == NULL) {
-        return raised_parse_error() > 0 ? 0 : -1;
+        if (!PyErr_ExceptionMatches(PyExc_SyntaxError)) {
+            return -1;
+        }
+        return queue_refusal(self) < 0 ? -1 : 0;
     }
     Py_DECREF(r);
     int waiting = parser_events_waiting(self);
@@ -789,8 +815,8 @@ read_ended_stanza(TapObject *self, Py_ssize_t n_events)
 
 /* deliver_without_delay: what expat holds back of a read that ended a
    stanza reaches slixmpp's handlers now, not with the next read.  A
-   refusal flush() finds is left to slixmpp's parser, which reports it at
-   the read it would have anyway.  -1 on error. */
+   refusal flush() finds slixmpp reports at its next read (queue_refusal()),
+   no later than without the flush.  -1 on error. */
 static int
 deliver_now(TapObject *self)
 {
