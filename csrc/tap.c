@@ -494,11 +494,12 @@ queue_refusal(TapObject *self)
    error.  With expat >= 2.6 ("reparse deferral") flush() makes expat parse
    what it held back, raising ParseError if it refuses the stream (queued
    for slixmpp to report: queue_refusal()); the events it released reach
-   slixmpp through its own data_received(b""), so its handlers run here and may do anything (restart the stream: then
-   passive is set; send stanzas; complete a ping): the caller checks again
-   what it relies on.  Asks the parser only when slixmpp got bytes since the
-   last call (fed_unchecked); a caller that cannot know what slixmpp was fed
-   before (a tap put in mid-stream) sets fed_unchecked first. */
+   slixmpp through its own data_received(b""), so its handlers run here
+   and may do anything (restart the stream: then passive is set; send
+   stanzas; complete a ping): the caller checks again what it relies on.
+   Asks the parser only when slixmpp got bytes since the last call
+   (fed_unchecked); a caller that cannot know what slixmpp was fed before
+   (a tap put in mid-stream) sets fed_unchecked first. */
 static int
 parser_settled(TapObject *self)
 {
@@ -911,9 +912,9 @@ slixmpp_depth(TapObject *self, long *depth)
    tap went passive (a refused stream, a restart, no flush()), -1 on error.
    An expat that defers may not have parsed every byte slixmpp was fed:
    parser_settled() flushes it, and slixmpp handles the events that
-   releases, before the depth is read.  That only hands slixmpp its events
-   sooner, in their order, wherever the read was cut: flush() parses what
-   expat already holds, as a later read would.  Before 2.6 the depth is
+   releases, before the depth is read.  That changes when slixmpp gets its
+   events, never their order, wherever the read was cut: flush() parses
+   what expat already holds, as a later read would.  Before 2.6 the depth is
    current already; parser_settled()'s space probe is exact only between
    stanzas, which a candidate is not yet known to be. */
 static int
@@ -924,7 +925,7 @@ current_depth(TapObject *self, long *depth)
     }
     if (self->reparse_deferral) {
         int settled = parser_settled(self);
-        if (settled <= 0 || self->passive) {
+        if (settled <= 0) {
             self->passive = 1;
             return settled < 0 ? -1 : 0;
         }
