@@ -36,6 +36,7 @@ typedef struct {
     PyObject *str_read_events;
     PyObject *str_flush;
     PyObject *str_events_queue;
+    PyObject *str_append;
     PyObject *empty_bytes;
     PyObject *str_xml_depth;
     PyObject *str_xml_root;

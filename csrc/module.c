@@ -298,6 +298,7 @@ core_exec(PyObject *module)
     INTERN(str_flush, "flush");
     /* XMLPullParser's private event queue (xml.etree, 3.4 to 3.13) */
     INTERN(str_events_queue, "_events_queue");
+    INTERN(str_append, "append");
     st->empty_bytes = PyBytes_FromStringAndSize(NULL, 0);
     if (st->empty_bytes == NULL) {
         return -1;
@@ -356,6 +357,7 @@ core_clear(PyObject *module)
     Py_CLEAR(st->str_read_events);
     Py_CLEAR(st->str_flush);
     Py_CLEAR(st->str_events_queue);
+    Py_CLEAR(st->str_append);
     Py_CLEAR(st->empty_bytes);
     Py_CLEAR(st->str_xml_depth);
     Py_CLEAR(st->str_xml_root);

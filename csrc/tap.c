@@ -465,17 +465,41 @@ parser_events_waiting(TapObject *self)
     return n < 0 ? -1 : n > 0;
 }
 
+/* flush() raised ParseError: expat refused the stream.  expat forgets an
+   error at its next parse attempt that it defers (that attempt's "no
+   error" is stored over it), after which slixmpp would never hear of it.
+   The error goes where XMLPullParser.feed() puts those it catches, the
+   event queue, for slixmpp's next data_received to raise and report as it
+   always does.  1 queued, 0 no queue to put it in, -1 error. */
+static int
+queue_refusal(TapObject *self)
+{
+    CoreState *st = tap_state(self);
+    PyObject *error = PyErr_GetRaisedException();
+    PyObject *queue;
+    int rc = optional_attr(self->parser, st->str_events_queue, &queue);
+    if (rc == 0 && queue != NULL) {
+        PyObject *r = PyObject_CallMethodOneArg(queue, st->str_append, error);
+        rc = r == NULL ? -1 : 1;
+        Py_XDECREF(r);
+        Py_DECREF(queue);
+    }
+    Py_DECREF(error);
+    return rc;
+}
+
 /* Whether slixmpp's parser is settled: every byte slixmpp was fed parsed,
    every event of it handled by slixmpp, and the stream not refused.
    1 settled; 0 refused, or no way to tell (the caller goes passive); -1
    error.  With expat >= 2.6 ("reparse deferral") flush() makes expat parse
-   what it held back, raising ParseError if it refuses the stream; the
-   events it released reach slixmpp through its own data_received(b""), so
-   its handlers run here and may do anything (restart the stream: then
-   passive is set; send stanzas; complete a ping): the caller checks again
-   what it relies on.  Asks the parser only when slixmpp got bytes since the
-   last call (fed_unchecked); a caller that cannot know what slixmpp was fed
-   before (a tap put in mid-stream) sets fed_unchecked first. */
+   what it held back, raising ParseError if it refuses the stream (queued
+   for slixmpp to report: queue_refusal()); the events it released reach
+   slixmpp through its own data_received(b""), so its handlers run here
+   and may do anything (restart the stream: then passive is set; send
+   stanzas; complete a ping): the caller checks again what it relies on.
+   Asks the parser only when slixmpp got bytes since the last call
+   (fed_unchecked); a caller that cannot know what slixmpp was fed before
+   (a tap put in mid-stream) sets fed_unchecked first. */
 static int
 parser_settled(TapObject *self)
 {
@@ -492,7 +516,10 @@ parser_settled(TapObject *self)
     }
     PyObject *r = PyObject_CallNoArgs(self->parser_flush);
     if (r == NULL) {
-        return raised_parse_error() > 0 ? 0 : -1;
+        if (!PyErr_ExceptionMatches(PyExc_SyntaxError)) {
+            return -1;
+        }
+        return queue_refusal(self) < 0 ? -1 : 0;
     }
     Py_DECREF(r);
     int waiting = parser_events_waiting(self);
@@ -789,8 +816,8 @@ read_ended_stanza(TapObject *self, Py_ssize_t n_events)
 
 /* deliver_without_delay: what expat holds back of a read that ended a
    stanza reaches slixmpp's handlers now, not with the next read.  A
-   refusal flush() finds is left to slixmpp's parser, which reports it at
-   the read it would have anyway.  -1 on error. */
+   refusal flush() finds slixmpp reports at its next read (queue_refusal()),
+   no later than without the flush.  -1 on error. */
 static int
 deliver_now(TapObject *self)
 {
@@ -855,6 +882,13 @@ deliver_now(TapObject *self)
  *
  * A scanner that fails, or a candidate that proves nothing, sends the tap
  * back to SYNC_SEEK; a new stream (a restart) starts it as usual.
+ *
+ * Each depth is read once slixmpp's parser has parsed all it was fed
+ * (current_depth(): on an expat that defers, after flush()), so the depth
+ * at C and at the tag's '>' is what expat 2.5 would show there.  Cutting
+ * a read at the '>' then changes nothing slixmpp does but when: the first
+ * part opens at most that one element, which no handler sees, and the
+ * events flush() releases before the cut come in their order.
  */
 
 /* The qualified name taken for the stream root's end tag; with another
@@ -874,13 +908,39 @@ slixmpp_depth(TapObject *self, long *depth)
     return *depth == -1 && PyErr_Occurred() ? -1 : 0;
 }
 
+/* slixmpp's xml_depth into *depth once it is current: 1, or 0 if the
+   tap went passive (a refused stream, a restart, no flush()), -1 on error.
+   An expat that defers may not have parsed every byte slixmpp was fed:
+   parser_settled() flushes it, and slixmpp handles the events that
+   releases, before the depth is read.  That changes when slixmpp gets its
+   events, never their order, wherever the read was cut: flush() parses
+   what expat already holds, as a later read would.  Before 2.6 the depth is
+   current already; parser_settled()'s space probe is exact only between
+   stanzas, which a candidate is not yet known to be. */
+static int
+current_depth(TapObject *self, long *depth)
+{
+    if (self->passive) {
+        return 0;
+    }
+    if (self->reparse_deferral) {
+        int settled = parser_settled(self);
+        if (settled <= 0) {
+            self->passive = 1;
+            return settled < 0 ? -1 : 0;
+        }
+    }
+    return slixmpp_depth(self, depth) < 0 ? -1 : 1;
+}
+
 /* At the end of a read slixmpp had whole: a candidate if it is at depth 1. */
 static int
 take_candidate(TapObject *self)
 {
     long depth;
-    if (self->passive || slixmpp_depth(self, &depth) < 0) {
-        return self->passive ? 0 : -1;
+    int current = current_depth(self, &depth);
+    if (current <= 0) {
+        return current;
     }
     self->sync = SYNC_SEEK;
     if (depth != 1) {
@@ -935,8 +995,9 @@ first_stanza_agrees(TapObject *self, const char *tag, size_t tag_len,
                     size_t name_len)
 {
     long depth;
-    if (slixmpp_depth(self, &depth) < 0) {
-        return -1;
+    int current = current_depth(self, &depth);
+    if (current <= 0) {
+        return current;
     }
     if (depth != 2 || memchr(tag + 1, ':', name_len) != NULL
         || contains(tag, tag_len, "xmlns")) {
@@ -1129,12 +1190,8 @@ tap_join_stream(TapObject *self, PyObject *Py_UNUSED(unused))
     if (tap_sync_stream(self) < 0) {
         return NULL;
     }
-    if (self->reparse_deferral) {
-        /* Until parser_settled() can tell on an expat that holds events
-           back, its stream stays slixmpp's: the proof hands a read over in
-           two parts, which would change when that expat releases them. */
-        self->passive = 1;
-    }
+    /* What slixmpp was fed before is unknown: settle before relying on it. */
+    self->fed_unchecked = 1;
     if (!self->passive) {
         self->in_header = 0;
         self->sync = SYNC_SEEK;

@@ -251,6 +251,17 @@ async def test_deferring_expat_without_flush_leaves_stanzas_to_slixmpp(wrapped: 
         assert tap.counters() == ((1, 0) if flush else (0, 0))
 
 
+async def written_per_read(plugin_cls: type, reads: list[bytes], config: dict[str, Any] | None = None) -> list[bytes]:
+    """The bytes written after each read, on a stream that may be refused."""
+    async with client_stream(plugin_cls, config=config, check_pending=False) as s:
+        written = []
+        for read in reads:
+            s.feed(read)
+            await s.settle()
+            written.append(s.take_sent())
+        return written
+
+
 async def test_a_refusal_expat_holds_back_is_reported_at_slixmpps_read() -> None:
     """A bad byte in a start tag expat has not parsed again yet (it defers),
     then a ping: slixmpp reports the stream error at the same read whether
@@ -259,18 +270,28 @@ async def test_a_refusal_expat_holds_back_is_reported_at_slixmpps_read() -> None
     never answered."""
     reads = [b"<message to='" + b'a' * 40, b"\x01'><body>x</body></message>",
              ping_xml('p1', frm=SERVER, to=CLIENT_JID).encode(), b' ' * 200]
-    worlds = []
-    for plugin_cls, config in ((SLIXMPP_XEP_0199, None), (slixmpp_ping_c.XEP_0199, None),
-                               (slixmpp_ping_c.XEP_0199, {'deliver_without_delay': True})):
-        async with client_stream(plugin_cls, config=config, check_pending=False) as s:
-            written = []
-            for read in reads:
-                s.feed(read)
-                await s.settle()
-                written.append(s.take_sent())
-            worlds.append(written)
+    worlds = [await written_per_read(plugin_cls, reads, config)
+              for plugin_cls, config in ((SLIXMPP_XEP_0199, None), (slixmpp_ping_c.XEP_0199, None),
+                                         (slixmpp_ping_c.XEP_0199, {'deliver_without_delay': True}))]
     assert worlds[1] == worlds[0] and worlds[2] == worlds[0]
     first_error = next(i for i, out in enumerate(worlds[0]) if b'not-well-formed' in out)
     # expat 2.5 parses the bad byte as it comes; 2.6 with the ping's read.
     assert first_error == (2 if EXPAT_DEFERS else 1)
     assert b'result' not in b''.join(worlds[0])
+
+
+async def test_a_refusal_the_tap_flushed_out_is_reported_when_expat_defers_again() -> None:
+    """Regression: expat forgets an error once a later parse attempt is
+    deferred (the deferred attempt stores "no error" over it).  The tap's
+    flush() found the bad byte; the ping's read that followed was too short
+    for expat to try again, and slixmpp never reported the stream (no
+    stream error, no disconnect; every later read silently ignored).  Now
+    slixmpp reports it at its next read, no later than with its own plugin,
+    and the ping is never answered."""
+    reads = [b"<message to='" + b'a' * 400, b"\x01'><body>x</body></message>",
+             ping_xml('p1', frm=SERVER, to=CLIENT_JID).encode(), b' ' * 4000,
+             message_xml('after', frm=FRIEND).encode(), b' ' * 4000]
+    worlds = [await written_per_read(plugin_cls, reads) for plugin_cls in (SLIXMPP_XEP_0199, slixmpp_ping_c.XEP_0199)]
+    theirs, ours = ([i for i, out in enumerate(world) if b'not-well-formed' in out] for world in worlds)
+    assert theirs and ours and ours[0] <= theirs[0]
+    assert b'result' not in b''.join(worlds[0] + worlds[1])
