@@ -91,6 +91,20 @@ tap_sync_stream(TapObject *self)
     return failed ? -1 : 0;
 }
 
+/* 1 if slixmpp's parser is still the one the tap follows, 0 if a new
+   stream replaced it, -1 on error. */
+static int
+same_parser(TapObject *self)
+{
+    PyObject *parser = PyObject_GetAttr(self->xmpp,
+                                        tap_state(self)->str_parser);
+    if (parser == NULL) {
+        return -1;
+    }
+    Py_DECREF(parser);      /* only its identity is compared */
+    return parser == self->parser;
+}
+
 /* Hands data to slixmpp.  If its handlers restarted the stream (a new
    parser) or raised, the rest of this read is slixmpp's alone. */
 static int
@@ -103,16 +117,11 @@ feed_object(TapObject *self, PyObject *data)
     }
     Py_DECREF(r);
     self->fed_unchecked = 1;
-    PyObject *parser = PyObject_GetAttr(self->xmpp,
-                                        tap_state(self)->str_parser);
-    if (parser == NULL) {
-        return -1;
-    }
-    Py_DECREF(parser);
-    if (parser != self->parser) {
+    int same = same_parser(self);
+    if (same == 0) {
         self->passive = 1;
     }
-    return 0;
+    return same < 0 ? -1 : 0;
 }
 
 static int
@@ -825,15 +834,10 @@ deliver_now(TapObject *self)
         || !self->fed_unchecked) {
         return 0;
     }
-    PyObject *parser = PyObject_GetAttr(self->xmpp,
-                                        tap_state(self)->str_parser);
-    if (parser == NULL) {
-        return -1;
-    }
-    Py_DECREF(parser);
-    if (parser != self->parser) {
+    int same = same_parser(self);
+    if (same <= 0) {
         /* A new stream: what the old parser holds is of no stream now. */
-        return 0;
+        return same;
     }
     int settled = parser_settled(self);
     if (settled == 0) {
