@@ -256,6 +256,61 @@ async def run_once(kind: str, impl: str, n: int) -> dict[str, Any]:
                 'server_complaints': server.complaints()}
 
 
+# ---- the client's CPU per ping ---------------------------------------------------
+
+#: How the client-CPU row floods Prosody: our plugin's ping() gathered, its
+#: ping_many(), and the bare-socket client.
+CPU_WAYS = ('gather', 'ping_many', 'bare')
+CPU_N_FULL, CPU_N_QUICK = 5_000, 500
+
+
+async def client_cpu_once(way: str, n: int) -> float:
+    """This process's CPU time (getrusage: user + system) per ping, in µs,
+    for n pings at once to n distinct JIDs of a fresh Prosody (its host
+    with a resource each, which Prosody answers itself), from the first
+    ping() call to the last answer.  The bare client pings the host n
+    times, building its bytes inside the window too."""
+    with new_server('prosody') as server:
+        targets = [f'{server.domain}/r{i}' for i in range(n)]
+        if way == 'bare':
+            async with await BareClient.connect(
+                    server.host, server.c2s_port, server.jid(USER), PASSWORD,
+                    timeout=LOGIN_TIMEOUT) as client:
+                gc.collect()
+                before = own_cpu()
+                await client.flood(n, timeout=RUN_TIMEOUT)
+                spent = own_cpu() - before
+        else:
+            xmpp = await slixmpp_client('ours', server)
+            plugin = xmpp.plugin['xep_0199']
+            gc.collect()
+            before = own_cpu()
+            if way == 'ping_many':
+                results = await asyncio.wait_for(
+                    plugin.ping_many(targets, timeout=PING_TIMEOUT),
+                    RUN_TIMEOUT)
+                rtts = list(results.values())
+            else:
+                rtts = await asyncio.wait_for(asyncio.gather(
+                    *(plugin.ping(jid, timeout=PING_TIMEOUT)
+                      for jid in targets)), RUN_TIMEOUT)
+            spent = own_cpu() - before
+            await disconnect(xmpp)
+            if len(rtts) != n or not all(isinstance(r, float) for r in rtts):
+                raise RuntimeError(f'{way}: not {n} answers')
+    return spent / n * 1e6
+
+
+async def client_cpu(n: int, runs: int = 3) -> dict[str, Any]:
+    """client_cpu_once for each way, A B C A B C ..., the median of each."""
+    values: dict[str, list[float]] = {way: [] for way in CPU_WAYS}
+    for _ in range(runs):
+        for way in CPU_WAYS:
+            values[way].append(await client_cpu_once(way, n))
+    return {'n': n, **{way: {'median': statistics.median(v), 'runs': v}
+                       for way, v in values.items()}}
+
+
 # ---- a flood under ejabberd's mod_ping -----------------------------------------
 
 class LoopStalls:

@@ -127,6 +127,11 @@ CHAT_MESSAGE = (f"<message from='friend@example.net/p' to='{CLIENT_JID}' "
                 "type='chat'><body>hi</body></message>")
 
 
-def send_pings(plugin: Any, n: int) -> list[asyncio.Task[float]]:
-    return [asyncio.create_task(plugin.ping(SERVER, timeout=PING_TIMEOUT))
-            for _ in range(n)]
+def send_pings(plugin: Any, n: int, *, distinct: bool = False
+               ) -> list[asyncio.Task[float]]:
+    """n ping() tasks: to the server, or (distinct) to n JIDs of their own,
+    as a gateway pings its users."""
+    targets = ([f'user{i}@example.net/r' for i in range(n)] if distinct
+               else [SERVER] * n)
+    return [asyncio.create_task(plugin.ping(jid, timeout=PING_TIMEOUT))
+            for jid in targets]

@@ -257,16 +257,17 @@ async def ping_many_cost(sizes: Sizes, runs: int = 5) -> dict[str, Any]:
 
 # ---- 3. memory per ping in flight ----------------------------------------
 
-async def memory_in_flight(impl: str, n: int) -> float:
+async def memory_in_flight(impl: str, n: int, *, distinct: bool = False
+                           ) -> float:
     """Bytes per ping in flight, the caller's task counted (tracemalloc,
-    the transport's own buffers left out).  The pings are then abandoned
+    the transport's own buffers left out), to one JID or (distinct) to n.  The pings are then abandoned
     (tasks cancelled, client dropped), not answered: slixmpp takes minutes
     to complete 10,000 pings, and this runs last."""
     async with fresh_client(impl, check_pending=False) as stream:
         written = Written(stream)
         tracemalloc.start()
         before = _traced()
-        tasks = harness.send_pings(stream.ping_plugin, n)
+        tasks = harness.send_pings(stream.ping_plugin, n, distinct=distinct)
         await written.until(n)
         gc.collect()
         grown = _traced() - before
@@ -377,9 +378,17 @@ async def measure_all(sizes: Sizes, quick: bool) -> dict[str, Any]:
     results['round_trip'] = await round_trips(sizes)
     results['ping_many_us_per_jid'] = await ping_many_cost(sizes)
     # Last: it leaves its pings to die with the event loop.
-    results['memory_bytes_per_ping'] = {
-        impl: await memory_in_flight(impl, sizes.memory) for impl in IMPLS}
+    results['memory_bytes_per_ping'] = await memory_rows(sizes)
     return results
+
+
+async def memory_rows(sizes: Sizes) -> dict[str, Any]:
+    """memory_in_flight for each implementation, to one JID and to
+    distinct JIDs."""
+    return {impl: await memory_in_flight(impl, sizes.memory) for impl in IMPLS} | {
+        'distinct_jids': {impl: await memory_in_flight(impl, sizes.memory,
+                                                       distinct=True)
+                          for impl in IMPLS}}
 
 
 def machine() -> dict[str, Any]:
@@ -409,6 +418,12 @@ def main() -> None:
     parser.add_argument('--only-late', action='store_true',
                         help='only the rows of the plugin registered in '
                              'session_start; prints them, writes nothing')
+    parser.add_argument('--only-memory', action='store_true',
+                        help='only the memory rows; prints them, writes '
+                             'nothing')
+    parser.add_argument('--only-cpu', action='store_true',
+                        help='only the client CPU per ping through Prosody; '
+                             'prints it, writes nothing')
     parser.add_argument('--only-ping-many', action='store_true',
                         help='only the ping_many row; prints it, writes '
                              'nothing')
@@ -417,6 +432,17 @@ def main() -> None:
     if args.only_late:
         result = asyncio.run(registered_late(sizes))
         print(report.table(report.registered_late_rows(result)))
+        print(json.dumps(result, indent=2))
+        return
+    if args.only_memory:
+        result = asyncio.run(memory_rows(sizes))
+        print(report.table(report.memory_rows(result, sizes.memory)))
+        print(json.dumps(result, indent=2))
+        return
+    if args.only_cpu:
+        result = asyncio.run(e2e.client_cpu(
+            e2e.CPU_N_QUICK if args.quick else e2e.CPU_N_FULL))
+        print(report.table(report.client_cpu_rows(result)))
         print(json.dumps(result, indent=2))
         return
     if args.only_ping_many:
@@ -438,6 +464,8 @@ def main() -> None:
         e2e_start = time.perf_counter()
         e2e_sizes = e2e.E2E_QUICK if args.quick else e2e.E2E_FULL
         results['e2e'] = asyncio.run(e2e.measure(e2e_sizes))
+        results['client_cpu_us_per_ping'] = asyncio.run(e2e.client_cpu(
+            e2e.CPU_N_QUICK if args.quick else e2e.CPU_N_FULL))
         results['e2e_ejabberd'] = asyncio.run(e2e.measure(
             e2e_sizes, 'ejabberd',
             e2e.FLOOD_QUICK if args.quick else e2e.FLOOD_FULL))
@@ -446,6 +474,8 @@ def main() -> None:
     results = {'meta': meta, 'sizes': asdict(sizes), **results}
 
     table_rows = report.rows(results)
+    if 'client_cpu_us_per_ping' in results:
+        table_rows += report.client_cpu_rows(results['client_cpu_us_per_ping'])
     for key in ('e2e', 'e2e_ejabberd'):
         if key in results:
             table_rows += report.e2e_rows(results[key])
