@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import re
 import sys
 from collections.abc import AsyncIterator
@@ -13,7 +14,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / 'tests')]
+#: The tree whose slixmpp_ping_c is measured (benchmarks/compare.py sets it
+#: to an older build); the tests' helpers always come from this one.
+PACKAGE_TREE = Path(os.environ.get('SLIXMPP_PING_C_BENCH_TREE') or ROOT)
+sys.path[:0] = [str(PACKAGE_TREE), str(ROOT / 'tests')]
 
 # slixmpp's class is taken before slixmpp_ping_c is imported, as the tests do.
 from slixmpp.plugins.xep_0199.ping import XEP_0199 as SlixmppXEP_0199  # noqa: E402

@@ -456,7 +456,9 @@ def main() -> None:
             'slixmpp': slixmpp.__version__,
             'python': platform.python_version(),
             'python_implementation': platform.python_implementation(),
-            'quick': args.quick, **machine()}
+            'quick': args.quick,
+            'package': str(Path(harness.slixmpp_ping_c.__file__).parent),
+            **machine()}
     start = time.perf_counter()
     results = asyncio.run(measure_all(sizes, args.quick))
     if not args.no_e2e:
