@@ -249,3 +249,4 @@ include mk/libxml2.mk
 include mk/expat.mk
 include mk/slixmpp-matrix.mk
 include mk/bench.mk
+include mk/layout.mk
