@@ -258,20 +258,22 @@ async def run_once(kind: str, impl: str, n: int) -> dict[str, Any]:
 
 # ---- the client's CPU per ping ---------------------------------------------------
 
-#: How the client-CPU row floods Prosody: our plugin's ping() gathered, its
-#: ping_many(), and the bare-socket client.
-CPU_WAYS = ('gather', 'ping_many', 'bare')
+#: How the client-CPU rows flood Prosody: our plugin's ping() gathered, to
+#: the server as the end-to-end rows do or to distinct JIDs as ping_many()
+#: must (it pings each JID once), and the bare-socket client.
+CPU_WAYS = ('gather', 'gather_distinct', 'ping_many', 'bare')
 CPU_N_FULL, CPU_N_QUICK = 5_000, 500
 
 
 async def client_cpu_once(way: str, n: int) -> float:
     """This process's CPU time (getrusage: user + system) per ping, in µs,
-    for n pings at once to n distinct JIDs of a fresh Prosody (its host
-    with a resource each, which Prosody answers itself), from the first
-    ping() call to the last answer.  The bare client pings the host n
-    times, building its bytes inside the window too."""
+    for n pings at once to a fresh Prosody, from the first ping() call to
+    the last answer: to its host ('gather', and the bare client, which
+    builds its bytes inside the window too), or to n distinct JIDs (its
+    host with a resource each, which Prosody answers itself)."""
     with new_server('prosody') as server:
-        targets = [f'{server.domain}/r{i}' for i in range(n)]
+        targets = ([server.domain] * n if way == 'gather' else
+                   [f'{server.domain}/r{i}' for i in range(n)])
         if way == 'bare':
             async with await BareClient.connect(
                     server.host, server.c2s_port, server.jid(USER), PASSWORD,
