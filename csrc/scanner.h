@@ -34,7 +34,7 @@ typedef enum {
     SCAN_STANZA_START,  /* a top-level start tag's '<' is at *pos - 1, or see
                            stanza_start_in_earlier_read */
     SCAN_STANZA_NAME,   /* that tag's name ended just before *pos; see
-                           stanza_is_iq */
+                           scanner_stanza_name() */
     SCAN_STANZA_END,    /* a top-level element ended just before *pos */
     SCAN_STREAM_END,    /* the stream root closed just before *pos */
     SCAN_STANZA_OPEN,   /* with report_open: a top-level start tag (not an
@@ -52,7 +52,7 @@ typedef enum {
  *       the stanza's bytes are "<" followed by this buffer from *pos on.
  *   SCAN_STANZA_NAME   once the byte after its name has been seen, perhaps
  *       in a later buffer; that byte is at *pos, not yet consumed.
- *       stanza_is_iq is then valid.
+ *       scanner_stanza_name() then gives the name.
  *   SCAN_STANZA_END    after the '>' of its end tag or of its empty-element
  *       tag "/>": the element's bytes end just before *pos.
  *
@@ -87,9 +87,6 @@ typedef struct {
     int report_open;
     /* public, valid after SCAN_STANZA_START */
     int stanza_start_in_earlier_read;
-    /* public, valid after SCAN_STANZA_NAME: the element's qualified name is
-       exactly "iq" (no prefix) */
-    int stanza_is_iq;
 } Scanner;
 
 void scanner_init(Scanner *s);
@@ -103,6 +100,10 @@ int scanner_resume_in_root(Scanner *s, const char *root, size_t n);
 /* 1 if the scanner stands between two stanzas: at depth 1, in no markup,
    with no event owed, and (strict) after nothing but whitespace. */
 int scanner_between_stanzas(const Scanner *s);
+
+/* Right after SCAN_STANZA_NAME (before the next scanner_next()): the
+   stanza's qualified name as written, prefix included, *n bytes. */
+const char *scanner_stanza_name(const Scanner *s, size_t *n);
 
 /* 1 if the last byte scanned was a '<' at the stream's top level, which
    may open a stanza (the next read's first byte tells), 0 otherwise. */

@@ -600,6 +600,17 @@ hold_more(TapObject *self, const char *p, size_t n)
     return 0;
 }
 
+/* The stanza whose name was just scanned is an iq (no prefix: the
+   stream's default namespace, which the parser checks). */
+static int
+stanza_is_iq(const Scanner *scanner)
+{
+    size_t n;
+    const char *name = scanner_stanza_name(scanner, &n);
+
+    return n == 2 && memcmp(name, "iq", 2) == 0;
+}
+
 /* Scans the whole read into self->events.  The number of events, or -1
    when the scanner gave up (or memory ran out).  A read that ends a
    stanza sets the idle clock, once however many it ends. */
@@ -632,7 +643,7 @@ scan_read(TapObject *self, const char *buf, size_t len)
         e->flag = ev == SCAN_STANZA_START
                   ? self->scanner.stanza_start_in_earlier_read
                   : ev == SCAN_STANZA_END ? self->scanner.crowded
-                  : self->scanner.stanza_is_iq;
+                  : ev == SCAN_STANZA_NAME && stanza_is_iq(&self->scanner);
         stanza_ended |= ev == SCAN_STANZA_END;
         if (ev == SCAN_STANZA_START) {
             self->scanner.crowded = 0;

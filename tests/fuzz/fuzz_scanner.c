@@ -24,7 +24,7 @@
 typedef struct {
     int kind;
     size_t at;      /* the stream offset: of the '<' for STANZA_START */
-    int flag;       /* STANZA_NAME: stanza_is_iq */
+    int flag;       /* STANZA_NAME: the name's length */
 } Event;
 
 typedef struct {
@@ -104,7 +104,12 @@ scan(Run *run, const char *stream, size_t len, const size_t *cuts,
                         "a '<' of an earlier read being the last byte");
             }
             else if (ev == SCAN_STANZA_NAME) {
-                flag = scanner.stanza_is_iq;
+                size_t name_len;
+                const char *name = scanner_stanza_name(&scanner, &name_len);
+                require(name_len > 0 && name_len <= at - 1
+                        && memcmp(name, stream + at - name_len, name_len) == 0,
+                        "the name given being the bytes before the event");
+                flag = (int)name_len;
             }
             record(run, ev, at, flag);
         }
@@ -139,9 +144,8 @@ check_events(const Run *run, const char *stream, size_t len)
             break;
         case SCAN_STANZA_NAME:
             require(expect == SCAN_STANZA_NAME, "a name after a start");
-            require(e->flag == (e->at - stanza_at == 3
-                                && memcmp(stream + stanza_at + 1, "iq", 2) == 0),
-                    "stanza_is_iq meaning the name is iq");
+            require((size_t)e->flag == e->at - stanza_at - 1,
+                    "the name being all of the tag from '<' to the event");
             expect = SCAN_STANZA_END;
             break;
         case SCAN_STANZA_OPEN:
