@@ -26,7 +26,7 @@ import pytest
 import slixmpp
 from slixmpp.plugins.xep_0199.ping import XEP_0199 as SlixmppXEP_0199
 
-from memstream import use_ping_plugin
+from memstream import client_stream, error_xml, result_xml, use_ping_plugin
 from conftest import PROSODY_ACCOUNTS
 from prosody import Prosody, connect_client, free_port
 import slixmpp_ping_c
@@ -540,10 +540,17 @@ async def test_connection_lost() -> None:
 # ---- the statistics, as ping(8) computes them ----------------------------------
 
 
+def stats_of(sent: int, rtts: Sequence[float], *conditions: str) -> cli.Stats:
+    stats = cli.Stats(sent=sent)
+    for rtt in rtts:
+        stats.pong(rtt)
+    for condition in conditions:
+        stats.no_pong(condition)
+    return stats
+
+
 def test_summary_as_ping8() -> None:
-    stats = cli.Stats(sent=5, rtts=[0.001, 0.002, 0.004])
-    stats.errors['service-unavailable'] += 1
-    stats.errors['timeout'] += 1
+    stats = stats_of(5, [0.001, 0.002, 0.004], 'service-unavailable', 'timeout')
     assert stats.summary('example.org', 4.0034) == [
         '--- example.org xmpp ping statistics ---',
         '5 sent, 3 received, +1 errors, 40% loss, time 4003ms',
@@ -551,5 +558,39 @@ def test_summary_as_ping8() -> None:
         'rtt min/avg/max/mdev = 1.000/2.333/4.000/1.247 ms',
     ]
     assert cli.Stats(sent=3).summary('x', 0.5)[1:] == ['3 sent, 0 received, 100% loss, time 500ms']
-    assert cli.Stats(sent=3, rtts=[0.001]).summary('x', 0)[1] == \
+    assert stats_of(3, [0.001]).summary('x', 0)[1] == \
         '3 sent, 1 received, 66.6667% loss, time 0ms'
+
+
+async def test_the_summary_is_the_plugins_stats() -> None:
+    """The command's figures are the plugin's stats(), to the last bit: the
+    command's flood pings through our plugin (in memory here), each ping
+    answered after a delay of its own, some with errors, one never."""
+    pings, errors, timeout = 24, {3, 11}, 0.3
+    target = slixmpp.JID('friend@example.net/phone')
+    async with client_stream(slixmpp_ping_c.XEP_0199) as s:
+        report = cli.Report(target.full, pings)
+        stop = cli.Stop(lambda: None)
+
+        async def answer() -> None:
+            ids: list[str] = []
+            while len(ids) < pings:
+                await s.wait_for_output()
+                ids += [e.get('id') for e in s.take_elements()]
+            for n, id_ in enumerate(ids[:-1]):  # the last one times out
+                await asyncio.sleep(0.001 * (n % 5))
+                s.feed(error_xml(id_, 'item-not-found', frm=target.full) if n in errors
+                       else result_xml(id_, frm=target.full))
+
+        try:
+            report.begin()
+            await asyncio.gather(cli.flood(s.ping_plugin, target, pings, timeout, report, stop),
+                                 answer())
+        finally:
+            stop.restore()
+        plugin_stats = s.ping_plugin.stats(target)
+    assert plugin_stats == report.stats.ping_stats()
+    assert (plugin_stats.sent, plugin_stats.received, plugin_stats.lost) == (pings, pings - 3, 3)
+    figures = (plugin_stats.min, plugin_stats.avg, plugin_stats.max, plugin_stats.mdev)
+    assert report.stats.rtt_line() == 'rtt min/avg/max/mdev = ' + '/'.join(
+        f'{x * 1000:.3f}' for x in figures) + ' ms'
