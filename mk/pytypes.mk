@@ -13,6 +13,11 @@ lint: lint-types
 lint-types: deps $(VENV_LINT)/.deps-installed
 	$(VENV_LINT)/bin/mypy --strict -p slixmpp_ping_c
 
+# make test-fast: the in-memory tier alone (pytest -m fast), in seconds;
+# make test runs every tier (fast, server, slow: see tests/conftest.py).
+test-fast: build
+	$(VENV)/bin/python -m pytest -m fast $(PYTEST_ARGS)
+
 clean: clean-lint-types
 clean-lint-types:
 	rm -rf $(VENV_LINT) .mypy_cache

@@ -438,6 +438,7 @@ def test_wrong_password(server: Prosody) -> None:
     assert result.stdout == ''
 
 
+@pytest.mark.slow  # the command, no server
 def test_unreachable_port() -> None:
     port = free_port()
     result = run([sys.executable, '-m', 'slixmpp_ping_c', '--no-tls', '--host', '127.0.0.1',
@@ -453,6 +454,7 @@ def test_tls_is_required_unless_no_tls(server: Prosody) -> None:
         'offers no STARTTLS (--no-tls logs in over plain TCP)')
 
 
+@pytest.mark.server
 def test_starttls(tls_server: tuple[Prosody, Path]) -> None:
     server, cert = tls_server
     result = run(command(server, '-c', '2', '-i', '0.1', 'localhost', no_tls=False),
@@ -461,6 +463,7 @@ def test_starttls(tls_server: tuple[Prosody, Path]) -> None:
     check_summary(parse(result.stdout), 'localhost', sent=2, received=2)
 
 
+@pytest.mark.server
 def test_starttls_with_an_untrusted_certificate(tls_server: tuple[Prosody, Path]) -> None:
     server, _ = tls_server
     result = run(command(server, '-c', '1', 'localhost', no_tls=False))
@@ -469,6 +472,7 @@ def test_starttls_with_an_untrusted_certificate(tls_server: tuple[Prosody, Path]
         '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed certificate')
 
 
+@pytest.mark.server
 def test_no_tls_with_a_server_that_requires_it(tls_server: tuple[Prosody, Path]) -> None:
     server, _ = tls_server
     result = run(command(server, '-c', '1', 'localhost'))
@@ -483,6 +487,7 @@ def test_no_password_and_no_terminal(server: Prosody) -> None:
                                  '(or run on a terminal to be asked)')
 
 
+@pytest.mark.slow  # the command
 def test_bad_usage() -> None:
     result = run([sys.executable, '-m', 'slixmpp_ping_c', '--jid', 'alice@localhost'])
     assert one_error(result) == ('slixmpp-ping: bad arguments: the following arguments are '
@@ -516,6 +521,7 @@ def test_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert 'XMPP_PASSWORD' in out and 'Exit status' in out
 
 
+@pytest.mark.server
 async def test_connection_lost() -> None:
     with Prosody(accounts=PASSWORDS) as own:
         process = await asyncio.create_subprocess_exec(
