@@ -250,3 +250,4 @@ include mk/expat.mk
 include mk/slixmpp-matrix.mk
 include mk/bench.mk
 include mk/layout.mk
+include mk/pytypes.mk

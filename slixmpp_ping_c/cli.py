@@ -26,7 +26,6 @@ import math
 import os
 import signal
 import ssl
-import statistics
 import sys
 import threading
 import time
@@ -38,7 +37,10 @@ from typing import Any, NoReturn, TextIO
 import slixmpp
 from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.jid import JID, InvalidJID
-from slixmpp.plugins.base import register_plugin
+from slixmpp.plugins.base import BasePlugin, register_plugin
+
+from slixmpp_ping_c._core import Peer
+from slixmpp_ping_c.plugin import PingStats
 
 log = logging.getLogger(__name__)
 
@@ -213,15 +215,30 @@ def setup_logging(verbose: int) -> None:
 
 @dataclass
 class Stats:
-    """The pings to one target, as ping(8) counts them."""
+    """The pings to one target, as ping(8) counts them.  The answers go to
+    a Peer of the core, which computes the round trip times' figures as
+    the plugin's stats() does (one method: Welford's running mean and
+    deviation), whichever plugin pinged."""
 
     sent: int = 0
-    rtts: list[float] = field(default_factory=list)
     errors: Counter[str] = field(default_factory=Counter)
+    answers: Peer = field(default_factory=lambda: Peer(None, ''))
+
+    def pong(self, rtt: float) -> None:
+        self.answers.record(rtt)
+
+    def no_pong(self, condition: str) -> None:
+        self.errors[condition] += 1
+        self.answers.record_lost()
+
+    def ping_stats(self) -> PingStats:
+        """The plugin's PingStats, sent counted here (pings in flight
+        when stopped included, as ping(8) counts them)."""
+        return PingStats(*self.answers.stats())._replace(sent=self.sent)
 
     @property
     def received(self) -> int:
-        return len(self.rtts)
+        return self.ping_stats().received
 
     @property
     def loss(self) -> float:
@@ -232,13 +249,13 @@ class Stats:
 
     def rtt_line(self) -> str | None:
         """ping(8)'s min/avg/max/mdev line, in ms; None without pongs."""
-        if not self.rtts:
+        stats = self.ping_stats()
+        figures = [x for x in (stats.min, stats.avg, stats.max, stats.mdev)
+                   if x is not None]
+        if len(figures) < 4:  # None throughout before the first pong
             return None
-        ms = [rtt * 1000.0 for rtt in self.rtts]
-        figures = (min(ms), statistics.fmean(ms), max(ms),
-                   statistics.pstdev(ms))
         return 'rtt min/avg/max/mdev = ' + '/'.join(
-            f'{x:.3f}' for x in figures) + ' ms'
+            f'{x * 1000.0:.3f}' for x in figures) + ' ms'
 
     def summary(self, target: str, elapsed: float) -> list[str]:
         errors = sum(self.errors.values()) - self.errors['timeout']
@@ -266,11 +283,11 @@ def out(line: str) -> None:
 # ---- the plugin -------------------------------------------------------
 
 
-def plugin_class(impl: str) -> type:
+def plugin_class(impl: str) -> type[BasePlugin]:
     """slixmpp_ping_c's XEP_0199, or slixmpp's own."""
     if impl == 'pure':
-        from slixmpp.plugins.xep_0199.ping import XEP_0199
-        return XEP_0199
+        from slixmpp.plugins.xep_0199.ping import XEP_0199 as SlixmppXEP_0199
+        return SlixmppXEP_0199
     from slixmpp_ping_c import XEP_0199
     return XEP_0199
 
@@ -322,8 +339,10 @@ def start_connecting(xmpp: slixmpp.ClientXMPP, host: str | None,
         else:
             xmpp.connect()
     else:
-        xmpp.connect(address, force_starttls=not no_tls,
-                     disable_starttls=no_tls)
+        # slixmpp < 1.10's connect(address, use_ssl, force_starttls,
+        # disable_starttls): the types checked are those of a newer one.
+        connect: Callable[..., object] = xmpp.connect
+        connect(address, force_starttls=not no_tls, disable_starttls=no_tls)
 
 
 class Session:
@@ -592,12 +611,12 @@ class Pinger:
             rtt = await self.plugin.ping(self.target, timeout=self.timeout)
         except (IqError, IqTimeout) as exc:
             condition = error_condition(exc)
-            stats.errors[condition] += 1
+            stats.no_pong(condition)
             what = condition if condition == 'timeout' else (
                 f'error={condition}')
             out(f'no pong from {label}: seq={seq} {what}')
         else:
-            stats.rtts.append(rtt)
+            stats.pong(rtt)
             out(f'pong from {label}: seq={seq} time={rtt * 1000:.3f} ms')
 
     async def run(self, count: int | None, interval: float,
@@ -670,16 +689,17 @@ async def flood(plugin: Any, target: JID, n: int, timeout: float,
     async def one() -> None:
         stats.sent += 1
         try:
-            stats.rtts.append(await plugin.ping(target, timeout=timeout))
+            stats.pong(await plugin.ping(target, timeout=timeout))
         except (IqError, IqTimeout) as exc:
-            stats.errors[error_condition(exc)] += 1
+            stats.no_pong(error_condition(exc))
         finally:
             progress.advance()
 
     pings = asyncio.gather(*(one() for _ in range(n)))
     stopped = asyncio.ensure_future(stop.event.wait())
+    waited: list[asyncio.Future[Any]] = [pings, stopped]
     try:
-        await asyncio.wait([pings, stopped],
+        await asyncio.wait(waited,
                            return_when=asyncio.FIRST_COMPLETED)
     finally:
         report.end()
@@ -711,8 +731,9 @@ async def login(xmpp: slixmpp.ClientXMPP, session: Session,
                 args: argparse.Namespace, stop: Stop) -> None:
     start_connecting(xmpp, args.host, args.port, args.no_tls)
     stopped = asyncio.ensure_future(stop.event.wait())
+    waited: list[asyncio.Future[Any]] = [session.started, stopped]
     try:
-        done, _ = await asyncio.wait([session.started, stopped],
+        done, _ = await asyncio.wait(waited,
                                      timeout=LOGIN_TIMEOUT,
                                      return_when=asyncio.FIRST_COMPLETED)
     finally:

@@ -21,20 +21,25 @@ import time
 from asyncio import Future
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
-from slixmpp.exceptions import IqError, IqTimeout
+from slixmpp.exceptions import IqTimeout
 from slixmpp.jid import JID, InvalidJID
 from slixmpp.plugins import BasePlugin
 from slixmpp.plugins.xep_0199 import Ping, stanza
 from slixmpp.stanza import Iq
-from slixmpp.xmlstream import ET, register_stanza_plugin
+from slixmpp.xmlstream import ET, StanzaBase, register_stanza_plugin
 from slixmpp.xmlstream.handler import Callback
-from slixmpp.xmlstream.matcher import MatchIDSender, MatcherId, StanzaPath
+from slixmpp.xmlstream.matcher import MatcherId, StanzaPath
 from slixmpp.xmlstream.matcher.base import MatcherBase
+from slixmpp.xmlstream.matcher.idsender import MatchIDSender
 from slixmpp.xmlstream.xmlstream import XMLStream
 
 from slixmpp_ping_c._core import Peer, Tap
+from slixmpp_ping_c._slixmpp_typed import (disco_info, iq_error, iq_from_xml,
+                                           iq_timeout, reply, report_exception,
+                                           schedule_repeating, send_answer,
+                                           set_plugin_attribute)
 
 log = logging.getLogger(__name__)
 
@@ -81,12 +86,19 @@ def _blind_to_iq(stream_filter: Callable[..., Any]) -> bool:
             getattr(function, '__qualname__', None)) in _FILTERS_BLIND_TO_IQ
 
 
+def _handlers(xmpp: XMLStream) -> list[Any]:
+    """slixmpp's handlers, in the order it runs them (private to
+    XMLStream: _install_tap checks that it is there)."""
+    handlers: list[Any] = xmpp.__dict__['_XMLStream__handlers']
+    return handlers
+
+
 def _reply_normalizes() -> bool:
     """Whether this slixmpp's iq.reply() writes the sender's JID in its
     normalized form (1.8.3) or as received (1.17)."""
-    request = Iq(None, ET.fromstring(
+    request = iq_from_xml(ET.fromstring(
         "<iq xmlns='jabber:client' type='get' from='A@B.C/R'/>"))
-    return request.reply().xml.get('to') == 'a@b.c/R'
+    return reply(request).xml.get('to') == 'a@b.c/R'
 
 
 _REPLY_NORMALIZES = _reply_normalizes()
@@ -153,7 +165,8 @@ class _InFlight(MatcherBase):
     def match(self, xml: Any) -> bool:
         if not isinstance(xml, Iq):
             return False
-        peer = self._tap.find(xml.xml.get('id'))
+        id_ = xml.xml.get('id')
+        peer = None if id_ is None else self._tap.find(id_)
         if peer is None or xml['type'] not in ('result', 'error'):
             return False
         if peer.allowed is None:
@@ -272,9 +285,9 @@ class XEP_0199(BasePlugin):
         """
         register_stanza_plugin(Iq, Ping)
 
-        self.__pending_futures: list[Future] = []
+        self.__pending_futures: list[Future[None]] = []
         # Coroutine callbacks running; the loop holds its tasks only weakly.
-        self._callback_tasks: set[Future] = set()
+        self._callback_tasks: set[Future[Any]] = set()
         # Keepalive pings unanswered in a row.
         self._keepalive_misses = 0
         # is_ping_supported()'s answers, for this session.
@@ -303,11 +316,13 @@ class XEP_0199(BasePlugin):
             log.info('expat %s may hold stanzas back and this Python has no '
                      'XMLPullParser.flush() to release them: stanzas take '
                      "slixmpp's path", '.'.join(map(str, pyexpat.version_info)))
-        self._ping_handler = Callback('Ping', StanzaPath('iq@type=get/ping'),
-                                      self._handle_ping)
-        self._response_handler = Callback('Ping responses',
-                                          _InFlight(self._tap),
-                                          self._handle_response)
+        # Both matchers pass Iq stanzas only, which the handlers take.
+        self._ping_handler = Callback(
+            'Ping', StanzaPath('iq@type=get/ping'),
+            cast('Callable[[StanzaBase], None]', self._handle_ping))
+        self._response_handler = Callback(
+            'Ping responses', _InFlight(self._tap),
+            cast('Callable[[StanzaBase], None]', self._handle_response))
         xmpp.register_handler(self._ping_handler)
         xmpp.register_handler(self._response_handler)
 
@@ -333,7 +348,7 @@ class XEP_0199(BasePlugin):
         self._install_tap()
 
     def __setattr__(self, key: str, value: Any) -> None:
-        super().__setattr__(key, value)
+        set_plugin_attribute(self, key, value)
         # The tap reads its copy on every read, not the config.
         if key == 'deliver_without_delay' and '_tap' in self.__dict__:
             self._tap.deliver_without_delay = bool(value)
@@ -368,7 +383,7 @@ class XEP_0199(BasePlugin):
         # those that would see a pong, were slixmpp to parse them.
         self._sees_pings: set[Any] = set()
         self._sees_pongs: set[Any] = set()
-        self._samples: tuple[Iq, Iq] | None = None
+        self._samples: tuple[StanzaBase, StanzaBase] | None = None
         if any(getattr(xmpp, name, None) is None for name in (
                 '_XMLStream__handlers', '_XMLStream__filters',
                 '_session_started', '_always_send_everything')) or not hasattr(
@@ -380,7 +395,8 @@ class XEP_0199(BasePlugin):
         self._watch('remove_handler', self._handler_removed)
         self._watch('add_filter', self._judge_filters)
         self._watch('del_filter', self._judge_filters)
-        xmpp.data_received = self._tap
+        # An attribute of the instance, in front of the method.
+        xmpp.__dict__['data_received'] = self._tap
         if xmpp.parser is not None:
             # Registered after the stream opened (from session_start, say):
             # the tap starts where it can prove it reads the stream as
@@ -418,7 +434,7 @@ class XEP_0199(BasePlugin):
         if self._tapped():
             self._scan_handlers()
 
-    def _sample_stanzas(self) -> tuple[Iq, Iq]:
+    def _sample_stanzas(self) -> tuple[StanzaBase, StanzaBase]:
         """A ping request and a pong as they would arrive, to ask each
         handler whether it would see them."""
         xmpp = self.xmpp
@@ -443,6 +459,8 @@ class XEP_0199(BasePlugin):
         if type(getattr(handler, '_matcher', None)) in (MatchIDSender,
                                                        MatcherId):
             return
+        # Set by _scan_handlers before any handler is judged.
+        assert self._samples is not None
         ping, pong = self._samples
         for sample, seeing in ((ping, self._sees_pings),
                                (pong, self._sees_pongs)):
@@ -459,7 +477,7 @@ class XEP_0199(BasePlugin):
         self._samples = self._sample_stanzas()
         self._sees_pings.clear()
         self._sees_pongs.clear()
-        handlers = self.xmpp._XMLStream__handlers
+        handlers = _handlers(self.xmpp)
         for handler in handlers:
             self._judge(handler)
         self._answering = any(h is self._ping_handler for h in handlers)
@@ -470,7 +488,7 @@ class XEP_0199(BasePlugin):
         if not self._tapped():
             return
         xmpp = self.xmpp
-        filters = xmpp._XMLStream__filters
+        filters: dict[str, list[Any]] = xmpp.__dict__['_XMLStream__filters']
         # PluginManager has no get() on slixmpp 1.8.3.
         sm = xmpp.plugin['xep_0198'] if 'xep_0198' in xmpp.plugin else None  # noqa: SIM401
         ours_in: set[Any] = set()
@@ -508,7 +526,7 @@ class XEP_0199(BasePlugin):
     def _forget_gone(self, force: bool = False) -> None:
         if not (force or self._sees_pings or self._sees_pongs):
             return
-        present = {id(h) for h in self.xmpp._XMLStream__handlers}
+        present = {id(h) for h in _handlers(self.xmpp)}
         # Someone may have removed our 'Ping' handler: then slixmpp answers
         # no ping, and neither may we.
         self._answering = id(self._ping_handler) in present
@@ -533,7 +551,7 @@ class XEP_0199(BasePlugin):
     def _handle_ping(self, iq: Iq) -> None:
         """Automatically reply to ping requests."""
         log.debug("Pinged by %s", iq['from'])
-        iq.reply().send()
+        send_answer(reply(iq))
         self._forget_gone()
 
     # ---- keepalive --------------------------------------------------
@@ -570,10 +588,8 @@ class XEP_0199(BasePlugin):
                                  'name: %s' % _KEEPALIVE)
             self._schedule_idle_check(self.interval)
         else:
-            self.xmpp.schedule(_KEEPALIVE,
-                               self.interval,
-                               self._keepalive_tick,
-                               repeat=True)
+            schedule_repeating(self.xmpp, _KEEPALIVE, self.interval,
+                               self._keepalive_tick)
 
     def _keepalive_tick(self, event: Any = None) -> None:
         # Cleanup futures
@@ -610,7 +626,7 @@ class XEP_0199(BasePlugin):
             try:
                 self._keepalive_tick()
             except Exception as exc:
-                self.xmpp.exception(exc)
+                report_exception(self.xmpp, exc)
             delay = self.interval
         self._schedule_idle_check(delay)
 
@@ -737,10 +753,11 @@ class XEP_0199(BasePlugin):
         C side may not write it directly."""
         self.xmpp.send(self._sent_iq(id_, peer.jid, ifrom))
 
-    def send_ping(self, jid: JID, ifrom: JID | None = None,
+    def send_ping(self, jid: JID | str, ifrom: JID | str | None = None,
                   timeout: float | None = None,
-                  callback: Callable | None = None,
-                  timeout_callback: Callable | None = None) -> Future[Iq]:
+                  callback: Callable[[Iq], Any] | None = None,
+                  timeout_callback: Callable[[Iq], Any] | None = None
+                  ) -> Future[Iq]:
         """Send a ping request.
 
         The future resolves to the response Iq, or raises IqError or
@@ -772,8 +789,8 @@ class XEP_0199(BasePlugin):
         self.xmpp.send(iq)
         return future
 
-    async def ping(self, jid: JID | None = None,
-                   ifrom: JID | None = None,
+    async def ping(self, jid: JID | str | None = None,
+                   ifrom: JID | str | None = None,
                    timeout: float | None = None) -> float:
         """Send a ping request and calculate RTT.
         This is a coroutine.
@@ -786,11 +803,10 @@ class XEP_0199(BasePlugin):
         peer = self._ping_target(jid)
         if not timeout:
             timeout = self.config['timeout']
-        if ifrom:
-            ifrom = JID(ifrom).full
+        sender = JID(ifrom).full if ifrom else None
 
         log.debug('Pinging %s', peer.jid)
-        rtt = await self._tap.send_ping(peer, ifrom or None, timeout,
+        rtt = await self._tap.send_ping(peer, sender or None, timeout,
                                         self._given_id())
         log.debug('Pinged %s, RTT: %s', peer.jid, rtt)
         return rtt
@@ -798,7 +814,7 @@ class XEP_0199(BasePlugin):
     async def ping_many(self, jids: Iterable[Any],
                         timeout: float | None = None,
                         concurrency: int | None = None,
-                        ifrom: JID | None = None
+                        ifrom: JID | str | None = None
                         ) -> dict[Any, float | BaseException]:
         """Ping many JIDs: a dict from each JID as given (once, however
         often given) to its RTT or the exception ping() would have raised.
@@ -828,7 +844,7 @@ class XEP_0199(BasePlugin):
         tap = self._tap
         done = self.xmpp.loop.create_future()
         queue = iter(targets)
-        in_flight: dict[Future, Any] = {}
+        in_flight: dict[Future[float], Any] = {}
 
         def send_next() -> None:
             for jid in queue:
@@ -844,7 +860,7 @@ class XEP_0199(BasePlugin):
             if not in_flight and not done.done():
                 done.set_result(None)
 
-        def finished(future: Future) -> None:
+        def finished(future: Future[float]) -> None:
             jid = in_flight.pop(future)
             if future.cancelled():
                 results[jid] = asyncio.CancelledError()
@@ -878,7 +894,7 @@ class XEP_0199(BasePlugin):
         if supported is not None:
             return supported
         # A str, so that xep_0030 answers for our own JID locally.
-        info = await self.xmpp.plugin['xep_0030'].get_info(target.full)
+        info = await disco_info(self.xmpp, target.full)
         if isinstance(info, Iq):
             info = info['disco_info']
         supported = Ping.namespace in info['features']
@@ -890,7 +906,8 @@ class XEP_0199(BasePlugin):
 
     # ---- completing pings -------------------------------------------
 
-    def _run_callback(self, callback: Callable | None, iq: Iq) -> None:
+    def _run_callback(self, callback: Callable[[Iq], Any] | None,
+                      iq: Iq) -> None:
         if callback is None:
             return
         # inspect's, as slixmpp 1.17's Iq.send: asyncio's is deprecated in
@@ -924,7 +941,7 @@ class XEP_0199(BasePlugin):
             peer.record_lost()
         if not future.done():
             if not pong:
-                future.set_exception(IqError(iq))
+                future.set_exception(iq_error(iq))
             elif tracked:
                 future.set_result(iq)
             else:
@@ -940,7 +957,7 @@ class XEP_0199(BasePlugin):
         return (iq['error']['condition'] in _REACHABLE_CONDITIONS
                 and iq['from'] == peer.jid)
 
-    def _on_timeout(self, id_: str, future: Future, peer: Peer,
+    def _on_timeout(self, id_: str, future: Future[Any], peer: Peer,
                     context: Any, tracked: bool) -> None:
         """The deadline of a ping passed (called by the C timer)."""
         if tracked:
@@ -948,7 +965,7 @@ class XEP_0199(BasePlugin):
         else:
             iq, timeout_callback = self._sent_iq(id_, peer.jid, context), None
         if not future.done():
-            future.set_exception(IqTimeout(iq))
+            future.set_exception(iq_timeout(iq))
         if timeout_callback is not None:
             try:
                 self._run_callback(timeout_callback, iq)

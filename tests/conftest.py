@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
+import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -73,7 +76,6 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 # ---- Prosody (tests/test_prosody.py) --------------------------------------
 
-from collections.abc import Iterator  # noqa: E402
 from typing import TYPE_CHECKING  # noqa: E402
 
 if TYPE_CHECKING:
@@ -119,3 +121,55 @@ def own_prosody() -> Iterator[Prosody]:
 @pytest.fixture(params=LOOP_KINDS)
 def loop_kind(request: pytest.FixtureRequest) -> str:
     return request.param
+
+
+# ---- test tiers (markers registered in pyproject.toml) ---------------------
+
+#: Every test is in exactly one tier.  ``server``: a Prosody or an ejabberd
+#: runs for it.  ``slow``: it starts other processes (builds, wheels, fresh
+#: interpreters) or soaks for many seconds.  ``fast``: the rest, in memory in
+#: this process (make test-fast).
+TIERS = ('fast', 'server', 'slow')
+
+#: The fixtures that start a server: a test that uses one, itself or
+#: through another fixture, is in the server tier.
+SERVER_FIXTURES = frozenset({'prosody', 'ejabberd', 'own_prosody'})
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The server tier for the tests that use a server fixture, fast for
+    the others not marked; before ``-m`` selects by these marks."""
+    for item in items:
+        tiers = {mark.name for mark in item.iter_markers() if mark.name in TIERS}
+        if len(tiers) > 1:
+            raise pytest.UsageError(f'{item.nodeid} is in tiers {sorted(tiers)}: one only')
+        if not tiers:
+            uses_server = SERVER_FIXTURES.intersection(getattr(item, 'fixturenames', ()))
+            item.add_marker('server' if uses_server else 'fast')
+
+
+def _refuse_processes(item: pytest.Item) -> Iterator[None]:
+    """While a fast test and the fixtures it starts run, starting a process
+    fails: a test that starts a server or a program itself must be marked
+    server or slow, or it would slip into the fast tier."""
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f'{item.nodeid} starts a process: mark it slow '
+                             '(or server), the fast tier starts none')
+
+    with pytest.MonkeyPatch.context() as patch:
+        if item.get_closest_marker('fast') is not None:
+            patch.setattr(subprocess.Popen, '_execute_child', refuse)
+            for name in ('fork', 'posix_spawn', 'posix_spawnp', 'system'):
+                patch.setattr(os, name, refuse)
+        yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    yield from _refuse_processes(item)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    yield from _refuse_processes(item)

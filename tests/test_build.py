@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+# setup.py run as a program
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 SENTENCE = ("error: building slixmpp-ping-c needs libxml2's headers, found "
             "through pkg-config, so install both first (Debian/Ubuntu: "

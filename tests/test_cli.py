@@ -26,7 +26,7 @@ import pytest
 import slixmpp
 from slixmpp.plugins.xep_0199.ping import XEP_0199 as SlixmppXEP_0199
 
-from memstream import use_ping_plugin
+from memstream import client_stream, error_xml, result_xml, use_ping_plugin
 from conftest import PROSODY_ACCOUNTS
 from prosody import Prosody, connect_client, free_port
 import slixmpp_ping_c
@@ -438,6 +438,7 @@ def test_wrong_password(server: Prosody) -> None:
     assert result.stdout == ''
 
 
+@pytest.mark.slow  # the command, no server
 def test_unreachable_port() -> None:
     port = free_port()
     result = run([sys.executable, '-m', 'slixmpp_ping_c', '--no-tls', '--host', '127.0.0.1',
@@ -453,6 +454,7 @@ def test_tls_is_required_unless_no_tls(server: Prosody) -> None:
         'offers no STARTTLS (--no-tls logs in over plain TCP)')
 
 
+@pytest.mark.server
 def test_starttls(tls_server: tuple[Prosody, Path]) -> None:
     server, cert = tls_server
     result = run(command(server, '-c', '2', '-i', '0.1', 'localhost', no_tls=False),
@@ -461,6 +463,7 @@ def test_starttls(tls_server: tuple[Prosody, Path]) -> None:
     check_summary(parse(result.stdout), 'localhost', sent=2, received=2)
 
 
+@pytest.mark.server
 def test_starttls_with_an_untrusted_certificate(tls_server: tuple[Prosody, Path]) -> None:
     server, _ = tls_server
     result = run(command(server, '-c', '1', 'localhost', no_tls=False))
@@ -469,6 +472,7 @@ def test_starttls_with_an_untrusted_certificate(tls_server: tuple[Prosody, Path]
         '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed certificate')
 
 
+@pytest.mark.server
 def test_no_tls_with_a_server_that_requires_it(tls_server: tuple[Prosody, Path]) -> None:
     server, _ = tls_server
     result = run(command(server, '-c', '1', 'localhost'))
@@ -483,6 +487,7 @@ def test_no_password_and_no_terminal(server: Prosody) -> None:
                                  '(or run on a terminal to be asked)')
 
 
+@pytest.mark.slow  # the command
 def test_bad_usage() -> None:
     result = run([sys.executable, '-m', 'slixmpp_ping_c', '--jid', 'alice@localhost'])
     assert one_error(result) == ('slixmpp-ping: bad arguments: the following arguments are '
@@ -516,6 +521,7 @@ def test_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert 'XMPP_PASSWORD' in out and 'Exit status' in out
 
 
+@pytest.mark.server
 async def test_connection_lost() -> None:
     with Prosody(accounts=PASSWORDS) as own:
         process = await asyncio.create_subprocess_exec(
@@ -540,10 +546,17 @@ async def test_connection_lost() -> None:
 # ---- the statistics, as ping(8) computes them ----------------------------------
 
 
+def stats_of(sent: int, rtts: Sequence[float], *conditions: str) -> cli.Stats:
+    stats = cli.Stats(sent=sent)
+    for rtt in rtts:
+        stats.pong(rtt)
+    for condition in conditions:
+        stats.no_pong(condition)
+    return stats
+
+
 def test_summary_as_ping8() -> None:
-    stats = cli.Stats(sent=5, rtts=[0.001, 0.002, 0.004])
-    stats.errors['service-unavailable'] += 1
-    stats.errors['timeout'] += 1
+    stats = stats_of(5, [0.001, 0.002, 0.004], 'service-unavailable', 'timeout')
     assert stats.summary('example.org', 4.0034) == [
         '--- example.org xmpp ping statistics ---',
         '5 sent, 3 received, +1 errors, 40% loss, time 4003ms',
@@ -551,5 +564,39 @@ def test_summary_as_ping8() -> None:
         'rtt min/avg/max/mdev = 1.000/2.333/4.000/1.247 ms',
     ]
     assert cli.Stats(sent=3).summary('x', 0.5)[1:] == ['3 sent, 0 received, 100% loss, time 500ms']
-    assert cli.Stats(sent=3, rtts=[0.001]).summary('x', 0)[1] == \
+    assert stats_of(3, [0.001]).summary('x', 0)[1] == \
         '3 sent, 1 received, 66.6667% loss, time 0ms'
+
+
+async def test_the_summary_is_the_plugins_stats() -> None:
+    """The command's figures are the plugin's stats(), to the last bit: the
+    command's flood pings through our plugin (in memory here), each ping
+    answered after a delay of its own, some with errors, one never."""
+    pings, errors, timeout = 24, {3, 11}, 0.3
+    target = slixmpp.JID('friend@example.net/phone')
+    async with client_stream(slixmpp_ping_c.XEP_0199) as s:
+        report = cli.Report(target.full, pings)
+        stop = cli.Stop(lambda: None)
+
+        async def answer() -> None:
+            ids: list[str] = []
+            while len(ids) < pings:
+                await s.wait_for_output()
+                ids += [e.get('id') for e in s.take_elements()]
+            for n, id_ in enumerate(ids[:-1]):  # the last one times out
+                await asyncio.sleep(0.001 * (n % 5))
+                s.feed(error_xml(id_, 'item-not-found', frm=target.full) if n in errors
+                       else result_xml(id_, frm=target.full))
+
+        try:
+            report.begin()
+            await asyncio.gather(cli.flood(s.ping_plugin, target, pings, timeout, report, stop),
+                                 answer())
+        finally:
+            stop.restore()
+        plugin_stats = s.ping_plugin.stats(target)
+    assert plugin_stats == report.stats.ping_stats()
+    assert (plugin_stats.sent, plugin_stats.received, plugin_stats.lost) == (pings, pings - 3, 3)
+    figures = (plugin_stats.min, plugin_stats.avg, plugin_stats.max, plugin_stats.mdev)
+    assert report.stats.rtt_line() == 'rtt min/avg/max/mdev = ' + '/'.join(
+        f'{x * 1000:.3f}' for x in figures) + ' ms'

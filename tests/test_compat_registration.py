@@ -18,6 +18,9 @@ import pytest
 
 from memstream import OLD_SLIXMPP, OWN_CONFIG, split_config
 
+# Each case in a fresh interpreter.
+pytestmark = pytest.mark.slow
+
 # Runs the case's setup and registration inside a running loop (as an
 # application would), then reports what slixmpp loaded.
 SCRIPT = '''

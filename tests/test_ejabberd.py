@@ -63,6 +63,7 @@ def epmd_pids() -> set[int]:
     return {pid for pid, (name, _) in processes().items() if name == 'epmd'}
 
 
+@pytest.mark.server
 def test_ejabberd_starts_no_epmd_and_leaves_nothing_behind() -> None:
     """No Erlang distribution: no epmd while it runs nor after, and after a
     failing test neither the process group, the ports nor the files
@@ -89,6 +90,7 @@ class _BrokenEjabberd(Ejabberd):
         return super()._config() + 'modules: [unbalanced\n'
 
 
+@pytest.mark.server
 def test_ejabberd_that_cannot_start_fails_with_its_own_words() -> None:
     server = _BrokenEjabberd()
     with pytest.raises(EjabberdError, match=r"Failed to read YAML file '[^']*': Syntax error"):
@@ -243,6 +245,7 @@ async def client_ack_agrees(proxy: Proxy, xmpp: slixmpp.ClientXMPP) -> None:
 FLOOD = 30_000
 
 
+@pytest.mark.server
 async def test_flood_keeps_the_session_with_our_plugin() -> None:
     """30,000 pings at once to a server that pings every client idle for 1
     s and kills it when an answer takes 10 s: every ping answered, the

@@ -136,6 +136,7 @@ async def differential(variant: str) -> tuple[list[str], list[tuple[int, int]]]:
     return differ, delayed
 
 
+@pytest.mark.slow  # 430 streams through each plugin: seconds a variant
 @pytest.mark.parametrize('variant', VARIANTS)
 async def test_same_stanzas_and_bytes_as_slixmpp_on_this_expat(variant: str) -> None:
     differ, delayed = await differential(variant)

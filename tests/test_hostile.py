@@ -96,7 +96,7 @@ def test_external_entities_are_never_fetched(
     assert_never_connected(server)
 
 
-@pytest.mark.parametrize('where', ['id', 'text', 'children'])
+@pytest.mark.parametrize('where', ['id', 'text', pytest.param('children', marks=pytest.mark.slow)])
 def test_a_ten_megabyte_stanza(where: str) -> None:
     """Parsed whole and right, as expat parses it (libxml2's own limits
     stop at 10,000,000 bytes)."""
@@ -510,7 +510,9 @@ async def through(cls: type, data: bytes | str) -> tuple[str | None, Any, bool]:
         return raised, answer, s.transport.is_closing()
 
 
-@pytest.mark.parametrize('name', list(STREAM_INPUT))
+@pytest.mark.parametrize('name', [
+    pytest.param(name, marks=pytest.mark.slow) if name.startswith('100,000') else name
+    for name in STREAM_INPUT])
 async def test_through_the_tap_slixmpp_gets_what_its_parser_would(
         name: str) -> None:
     data = STREAM_INPUT[name]

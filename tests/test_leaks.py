@@ -5,11 +5,14 @@ were, and memory flat."""
 
 from __future__ import annotations
 
+import pytest
+
 from slixmpp_ping_c import XEP_0199
 from leakcheck import Cycler, measure
 from memstream import client_stream
 
 
+@pytest.mark.slow  # a soak: tens of seconds
 async def test_twenty_thousand_cycles_leave_nothing_behind() -> None:
     config = {'stats_max_peers': 100}
     async with client_stream(XEP_0199, config=config) as s:

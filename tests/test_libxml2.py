@@ -21,6 +21,7 @@ from test_core import HEADER, make_tap, ping, result
 from test_hostile import through
 
 
+@pytest.mark.slow  # pkg-config, a program
 def test_the_core_runs_with_the_libxml2_pkg_config_names() -> None:
     """The build's libxml2 is the one loaded: for `make
     test-libxml2-newest`, the one built under build/, not the system's."""

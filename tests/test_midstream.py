@@ -340,6 +340,7 @@ async def split_run(impl: Impl, cut: int, size: int) -> tuple[list[list[str]], i
 SIZES = (1, 3, 17, 64, 1000)
 
 
+@pytest.mark.slow  # both plugins, thousands of streams: tens of seconds
 async def test_split_reads_everywhere() -> None:
     """Registered at every byte of BODY, the rest cut into reads of several
     sizes: ours writes exactly what slixmpp's plugin writes."""

@@ -299,6 +299,7 @@ class _BrokenProsody(Prosody):
         return super()._config() + '\nmodules_enabled = {\n'
 
 
+@pytest.mark.server
 @pytest.mark.parametrize('accounts', [{}, {'alice': 'pw'}], ids=['prosody', 'prosodyctl'])
 def test_prosody_that_cannot_start_fails_with_its_own_words(accounts: dict[str, str]) -> None:
     server = _BrokenProsody(accounts=accounts)
@@ -307,6 +308,7 @@ def test_prosody_that_cannot_start_fails_with_its_own_words(accounts: dict[str, 
     assert server.dir is None and server.process is None
 
 
+@pytest.mark.server
 def test_prosody_is_stopped_and_removed_when_a_test_fails() -> None:
     with pytest.raises(ZeroDivisionError), Prosody(accounts={'alice': 'pw'}) as server:
         directory, pid = server.dir, server.pid

@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+# make wheel, a virtualenv, pip
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = Path(__file__).resolve().parent
 
