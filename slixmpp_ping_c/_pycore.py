@@ -420,11 +420,14 @@ class PingsInFlight:
 
     def forget_cancelled(self) -> int:
         """Drop every ping whose future is cancelled, calling nothing: the
-        caller gave up on it.  Returns how many."""
+        caller gave up on it.  Each counts as lost, as it would have at its
+        deadline (a Peer's sent stays received + lost + in flight).
+        Returns how many."""
         cancelled = [entry for entry in self._entries.values()
                      if entry.future is not None and entry.future.cancelled()]
         for entry in cancelled:
             self._remove(entry)
+            entry.peer.record_lost()
             self._release(entry)
         if not self._entries:
             self._cancel_timer()

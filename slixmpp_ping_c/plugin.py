@@ -139,7 +139,7 @@ class PingStats(NamedTuple):
     """Statistics of the pings to one entity, as ping(8) reports them.
 
     Times are in seconds, None until the first pong; ``lost`` counts pings
-    that timed out or were answered with an error.
+    that timed out, were answered with an error, or were cancelled.
     """
     sent: int
     received: int
