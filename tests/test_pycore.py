@@ -7,14 +7,19 @@ import asyncio
 import math
 import random
 import statistics
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
+from conftest import load_impl, ping_core
+from memstream import (CLIENT_JID, SERVER, client_stream, message_xml, ping_xml,
+                       result_xml)
 from slixmpp_ping_c import _pycore
 from test_core import TimeoutLog, make_tap
+from test_features import INTERVAL, KEEPALIVE, PEER, sent_iqs
 
 
 @dataclass
@@ -405,3 +410,60 @@ def test_answered_pings_leave_no_heap_behind(pure: Core) -> None:
         pure.table.pop(pure.table.track(peer, 1000.0, None, None))
     assert len(pure.table._heap) <= 2 * 64 + 2
     assert pure.table.pending() == 0
+
+
+# ---- the plugin on the pure core: what the tap did for it ------------------
+
+async def test_pure_idle_only_keepalive_pings_only_an_idle_stream() -> None:
+    """keepalive_idle_only without the tap: an incoming filter notes each
+    stanza while the keepalive runs (any stanza is proof of life: messages,
+    pings slixmpp's path answers); once traffic stops, the ping comes an
+    interval later; disable_keepalive() removes the filter."""
+    with ping_core('pure'):
+        async with client_stream(load_impl('pure').cls,
+                                 config={'keepalive_idle_only': True}) as s:
+            plugin = s.ping_plugin
+            filters = s.xmpp._XMLStream__filters['in']
+            before = list(filters)
+            plugin.enable_keepalive(INTERVAL, 1)
+            assert len(filters) == len(before) + 1
+            end = time.monotonic() + 5 * INTERVAL
+            i = 0
+            while time.monotonic() < end:
+                i += 1
+                if i % 2:
+                    s.feed(message_xml(f'busy {i}'))
+                else:
+                    s.feed(ping_xml(f'in{i}', frm=SERVER, to=CLIENT_JID))
+                last_stanza = time.monotonic()
+                await asyncio.sleep(INTERVAL / 5)
+                assert [iq for iq in sent_iqs(s) if iq.get('to') == SERVER] == []
+            await s.wait_for_output(timeout=3 * INTERVAL)
+            assert time.monotonic() - last_stanza >= INTERVAL * 0.9
+            (iq,) = sent_iqs(s)
+            assert iq.get('to') == SERVER
+            s.feed(result_xml(iq.get('id'), frm=SERVER))
+            await s.settle()
+            assert plugin.stats(SERVER)[:3] == (1, 1, 0)
+            plugin.disable_keepalive()
+            assert filters == before
+            await asyncio.sleep(2 * INTERVAL)
+            assert sent_iqs(s) == []
+
+
+async def test_pure_plugin_end_leaves_no_filter_timer_or_ping() -> None:
+    with ping_core('pure'):
+        async with client_stream(load_impl('pure').cls, check_pending=False,
+                                 config={'keepalive_idle_only': True}) as s:
+            plugin = s.ping_plugin
+            filters = s.xmpp._XMLStream__filters['in']
+            before = list(filters)
+            plugin.enable_keepalive(10, 1)
+            task = asyncio.create_task(plugin.ping(PEER, timeout=10))
+            await s.wait_for_output()
+            s.xmpp.plugin.disable('xep_0199')
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert filters == before
+            assert plugin._pings._timer is None and plugin.pending() == 0
+            assert KEEPALIVE not in s.xmpp.scheduled_events
