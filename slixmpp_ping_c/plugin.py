@@ -846,7 +846,7 @@ class XEP_0199(BasePlugin):
         # xmpp.Iq() took its id from xmpp.new_id(): kept if overridden.
         given = iq['id'] if self._overrides_new_id() else None
         iq['id'] = self._pings.track(peer, timeout, future,
-                                   (iq, callback, timeout_callback), given)
+                                     (iq, callback, timeout_callback), given)
         self.xmpp.send(iq)
         return future
 
