@@ -2,11 +2,16 @@
 
 The plugin is slixmpp's own, line for line where it can be, and a complete
 implementation without the C fast path: pings in flight are completed by
-one handler whose matcher asks the C in-flight table (O(1) per stanza)
+one handler whose matcher asks the in-flight table (O(1) per stanza)
 instead of one handler per ping.  The C ``Tap`` sits in front of slixmpp's
 ``data_received`` and answers pings and completes pongs itself, but only
 while nothing else would have seen those stanzas; ``_update_flags`` keeps the
 flags that say so.
+
+Without the extension (it cannot be imported, or the environment has
+``SLIXMPP_PING_C_NO_EXTENSIONS`` set to a non-empty value when this module
+is imported) the plugin runs on the pure-Python core, ``_pycore``: the same
+in-flight table without the tap, every stanza going through slixmpp.
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ import time
 from asyncio import Future
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, NamedTuple, cast
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from slixmpp.exceptions import IqTimeout
 from slixmpp.jid import JID, InvalidJID
@@ -35,13 +41,39 @@ from slixmpp.xmlstream.matcher.base import MatcherBase
 from slixmpp.xmlstream.matcher.idsender import MatchIDSender
 from slixmpp.xmlstream.xmlstream import XMLStream
 
-from slixmpp_ping_c._core import Peer, Tap
+from slixmpp_ping_c import _pycore
+from slixmpp_ping_c._pycore import PingsInFlight
 from slixmpp_ping_c._slixmpp_typed import (disco_info, iq_error, iq_from_xml,
                                            iq_timeout, reply, report_exception,
                                            schedule_repeating, send_answer,
                                            set_plugin_attribute)
 
+if TYPE_CHECKING:
+    from slixmpp_ping_c._core import Peer, Tap
+
 log = logging.getLogger(__name__)
+
+#: Set (non-empty) when this module was imported: the C extension is not
+#: loaded, as multidict's MULTIDICT_NO_EXTENSIONS.
+NO_EXTENSIONS = bool(os.environ.get('SLIXMPP_PING_C_NO_EXTENSIONS'))
+
+
+def _import_c_core() -> ModuleType | None:
+    if NO_EXTENSIONS:
+        log.debug('SLIXMPP_PING_C_NO_EXTENSIONS is set: the C core is not '
+                  'loaded')
+        return None
+    try:
+        from slixmpp_ping_c import _core
+    except ImportError as exc:
+        log.debug('The C core cannot be imported (%s)', exc)
+        return None
+    return _core
+
+
+#: The C core the plugins initialised from now on run on; None: the
+#: pure-Python core.  Read by each plugin_init (the test suite switches it).
+c_core: ModuleType | None = _import_c_core()
 
 # slixmpp logs every stanza here at DEBUG; when that is on, stanzas take
 # slixmpp's path so that the log shows them.
@@ -119,7 +151,7 @@ class PingStats(NamedTuple):
     """Statistics of the pings to one entity, as ping(8) reports them.
 
     Times are in seconds, None until the first pong; ``lost`` counts pings
-    that timed out or were answered with an error.
+    that timed out, were answered with an error, or were cancelled.
     """
     sent: int
     received: int
@@ -158,15 +190,15 @@ class _InFlight(MatcherBase):
     stanza, then slixmpp's own sender rules (MatchIDSender, or MatcherId
     before the session is bound)."""
 
-    def __init__(self, tap: Tap) -> None:
+    def __init__(self, pings: Tap) -> None:
         super().__init__(None)
-        self._tap = tap
+        self._pings = pings
 
     def match(self, xml: Any) -> bool:
         if not isinstance(xml, Iq):
             return False
         id_ = xml.xml.get('id')
-        peer = None if id_ is None else self._tap.find(id_)
+        peer = None if id_ is None else self._pings.find(id_)
         if peer is None or xml['type'] not in ('result', 'error'):
             return False
         if peer.allowed is None:
@@ -298,30 +330,52 @@ class XEP_0199(BasePlugin):
         self._peers_by_jid: OrderedDict[str, Peer] = OrderedDict()
         # Bumped whenever what a Peer derives from the session may change.
         self._identity = 0
+        # Set when a ping may have been cancelled since the table last
+        # dropped the cancelled ones (see _forget_cancelled).
+        self._cancelled_pings = False
 
         xmpp = self.xmpp
-        self._tap = Tap(
-            xmpp, xmpp.data_received, xmpp.loop,
-            default_ns=xmpp.default_ns,
-            component=bool(xmpp.is_component),
-            log=_stream_log,
-            send_queue=xmpp.waiting_queue,
-            normalize_jid=_reply_jid,
-            send_slow=self._send_slow,
-            on_timeout=self._on_timeout,
-        )
-        self._tap.deliver_without_delay = bool(self.deliver_without_delay)
-        if self._tap.reparse_deferral and not hasattr(ET.XMLPullParser,
-                                                      'flush'):
-            log.info('expat %s may hold stanzas back and this Python has no '
-                     'XMLPullParser.flush() to release them: stanzas take '
-                     "slixmpp's path", '.'.join(map(str, pyexpat.version_info)))
+        core = c_core
+        log.debug('XEP-0199 on the %s core',
+                  'C' if core is not None else 'pure-Python')
+        self._core: ModuleType = core if core is not None else _pycore
+        # The C core's Tap holds the pings in flight; the pure core's table
+        # has no tap.
+        self._tap: Tap | None = None
+        # The pure core, for keepalive_idle_only: when a stanza was last
+        # received, noted by an incoming filter while the keepalive runs.
+        self._received_at = 0.0
+        self._noting_received = False
+        if core is None:
+            # Typed as the Tap, whose ping methods it has (on the twin of
+            # the C Peer).
+            self._pings: Tap = cast('Tap', PingsInFlight(
+                xmpp.loop, send_slow=self._send_slow,
+                on_timeout=self._on_timeout))
+        else:
+            self._pings = self._tap = core.Tap(
+                xmpp, xmpp.data_received, xmpp.loop,
+                default_ns=xmpp.default_ns,
+                component=bool(xmpp.is_component),
+                log=_stream_log,
+                send_queue=xmpp.waiting_queue,
+                normalize_jid=_reply_jid,
+                send_slow=self._send_slow,
+                on_timeout=self._on_timeout,
+            )
+            self._tap.deliver_without_delay = bool(self.deliver_without_delay)
+            if self._tap.reparse_deferral and not hasattr(ET.XMLPullParser,
+                                                          'flush'):
+                log.info('expat %s may hold stanzas back and this Python has '
+                         'no XMLPullParser.flush() to release them: stanzas '
+                         "take slixmpp's path",
+                         '.'.join(map(str, pyexpat.version_info)))
         # Both matchers pass Iq stanzas only, which the handlers take.
         self._ping_handler = Callback(
             'Ping', StanzaPath('iq@type=get/ping'),
             cast('Callable[[StanzaBase], None]', self._handle_ping))
         self._response_handler = Callback(
-            'Ping responses', _InFlight(self._tap),
+            'Ping responses', _InFlight(self._pings),
             cast('Callable[[StanzaBase], None]', self._handle_response))
         xmpp.register_handler(self._ping_handler)
         xmpp.register_handler(self._response_handler)
@@ -345,13 +399,15 @@ class XEP_0199(BasePlugin):
             for name, handler in self._keepalive_events.items():
                 xmpp.add_event_handler(name, handler)
 
-        self._install_tap()
+        if self._tap is not None:
+            self._install_tap(self._tap)
 
     def __setattr__(self, key: str, value: Any) -> None:
         set_plugin_attribute(self, key, value)
         # The tap reads its copy on every read, not the config.
-        if key == 'deliver_without_delay' and '_tap' in self.__dict__:
-            self._tap.deliver_without_delay = bool(value)
+        tap = self.__dict__.get('_tap')
+        if key == 'deliver_without_delay' and tap is not None:
+            tap.deliver_without_delay = bool(value)
 
     def plugin_end(self) -> None:
         self.xmpp.plugin['xep_0030'].del_feature(feature=Ping.namespace)
@@ -364,17 +420,20 @@ class XEP_0199(BasePlugin):
         for name in ('session_start', 'session_end'):
             self.xmpp.del_event_handler(name, self._forget_ping_support)
         self.disable_keepalive()
-        self._remove_tap()
+        if self._tap is not None:
+            self._remove_tap(self._tap)
+        # No ping of an ended plugin completes or times out.
+        self._pings.cancel_all()
 
     def session_bind(self, jid: JID) -> None:
         self.xmpp.plugin['xep_0030'].add_feature(Ping.namespace)
         # BasePlugin calls this before plugin_init when already bound.
-        if '_tap' in self.__dict__:
+        if '_pings' in self.__dict__:
             self._new_identity()
 
     # ---- the fast path's permissions --------------------------------
 
-    def _install_tap(self) -> None:
+    def _install_tap(self, tap: Tap) -> None:
         """Put the tap in front of slixmpp's data_received, and watch what
         could make it wrong: handlers, filters, the session."""
         xmpp = self.xmpp
@@ -396,23 +455,23 @@ class XEP_0199(BasePlugin):
         self._watch('add_filter', self._judge_filters)
         self._watch('del_filter', self._judge_filters)
         # An attribute of the instance, in front of the method.
-        xmpp.__dict__['data_received'] = self._tap
+        xmpp.__dict__['data_received'] = tap
         if xmpp.parser is not None:
             # Registered after the stream opened (from session_start, say):
             # the tap starts where it can prove it reads the stream as
             # slixmpp does, not at a header it never saw.
-            self._tap.join_stream()
+            tap.join_stream()
         self._scan_handlers()
 
-    def _remove_tap(self) -> None:
+    def _remove_tap(self, tap: Tap) -> None:
         xmpp = self.xmpp
         for method in self._wrapped:
             xmpp.__dict__.pop(method, None)
-        if xmpp.__dict__.get('data_received') is self._tap:
+        if xmpp.__dict__.get('data_received') is tap:
             del xmpp.data_received
-        self._tap.answer_pings = False
-        self._tap.complete_pongs = False
-        self._tap.direct_send = False
+        tap.answer_pings = False
+        tap.complete_pongs = False
+        tap.direct_send = False
 
     def _watch(self, method: str, after: Callable[..., None]) -> None:
         """Call after(*args) after each call of xmpp.method(*args)."""
@@ -427,7 +486,8 @@ class XEP_0199(BasePlugin):
         self._wrapped.append(method)
 
     def _tapped(self) -> bool:
-        return self.xmpp.__dict__.get('data_received') is self._tap
+        return (self._tap is not None
+                and self.xmpp.__dict__.get('data_received') is self._tap)
 
     def _new_identity(self, event: Any = None) -> None:
         self._identity += 1
@@ -485,7 +545,8 @@ class XEP_0199(BasePlugin):
 
     def _judge_filters(self, *args: Any, **kwargs: Any) -> None:
         """Note whether a filter or an override would see our stanzas."""
-        if not self._tapped():
+        tap = self._tap
+        if tap is None or not self._tapped():
             return
         xmpp = self.xmpp
         filters: dict[str, list[Any]] = xmpp.__dict__['_XMLStream__filters']
@@ -496,10 +557,10 @@ class XEP_0199(BasePlugin):
         if sm is not None:
             ours_in.add(sm._handle_incoming)
             ours_out.add(sm._handle_outgoing)
-            if not isinstance(self._tap.sm, _StreamManagementAccount):
-                self._tap.sm = _StreamManagementAccount(xmpp, sm)
+            if not isinstance(tap.sm, _StreamManagementAccount):
+                tap.sm = _StreamManagementAccount(xmpp, sm)
         else:
-            self._tap.sm = None
+            tap.sm = None
         overridden = (type(xmpp).incoming_filter
                       is not XMLStream.incoming_filter
                       or 'incoming_filter' in xmpp.__dict__)
@@ -524,7 +585,8 @@ class XEP_0199(BasePlugin):
             self._forget_gone(force=True)
 
     def _forget_gone(self, force: bool = False) -> None:
-        if not (force or self._sees_pings or self._sees_pongs):
+        if self._tap is None or not (force or self._sees_pings
+                                     or self._sees_pongs):
             return
         present = {id(h) for h in _handlers(self.xmpp)}
         # Someone may have removed our 'Ping' handler: then slixmpp answers
@@ -539,6 +601,8 @@ class XEP_0199(BasePlugin):
         """Decide what the C fast path may do: only what no handler, filter
         or override would have seen had slixmpp handled the stanza."""
         tap = self._tap
+        if tap is None:
+            return
         blocked = self._filters_see_incoming
         tap.answer_pings = self._answering and not (blocked
                                                     or self._sees_pings)
@@ -586,6 +650,9 @@ class XEP_0199(BasePlugin):
             if _KEEPALIVE in self.xmpp.scheduled_events:
                 raise ValueError('There is already a scheduled event of '
                                  'name: %s' % _KEEPALIVE)
+            if self._tap is None and not self._noting_received:
+                self.xmpp.add_filter('in', self._note_received)
+                self._noting_received = True
             self._schedule_idle_check(self.interval)
         else:
             schedule_repeating(self.xmpp, _KEEPALIVE, self.interval,
@@ -620,7 +687,9 @@ class XEP_0199(BasePlugin):
         interval; else look again when it will have been."""
         # The C tap stamps every read that ends a stanza, those it
         # consumes itself included.
-        idle = time.monotonic() - self._tap.received_at
+        received_at = (self._tap.received_at if self._tap is not None
+                       else self._received_at)
+        idle = time.monotonic() - received_at
         delay = self.interval - idle
         if delay <= _TIMER_SLACK:
             try:
@@ -630,9 +699,18 @@ class XEP_0199(BasePlugin):
             delay = self.interval
         self._schedule_idle_check(delay)
 
+    def _note_received(self, stanza: Any) -> Any:
+        """An incoming filter (the pure core, keepalive_idle_only): a
+        stanza was received; it goes on untouched."""
+        self._received_at = time.monotonic()
+        return stanza
+
     def disable_keepalive(self, event: Any = None) -> None:
         self._clear_pending_futures()
         self.xmpp.cancel_schedule(_KEEPALIVE)
+        if self._noting_received:
+            self._noting_received = False
+            self.xmpp.del_filter('in', self._note_received)
 
     session_end = disable_keepalive
 
@@ -684,7 +762,7 @@ class XEP_0199(BasePlugin):
         target = JID(jid or xmpp.boundjid.host)
         peer = self._peers_by_jid.get(target.full)
         if peer is None:
-            peer = Peer(target, target.full)
+            peer = self._core.Peer(target, target.full)
             self._remember(peer)
         own_host = target == xmpp.boundjid.host
         own = xmpp.boundjid
@@ -718,7 +796,7 @@ class XEP_0199(BasePlugin):
         """The Peer to ping for ``jid`` as ping() names it, once there is
         room for one more ping in flight."""
         limit = self.config['max_pending']
-        if limit is not None and self._tap.pending() >= limit:
+        if limit is not None and self.pending() >= limit:
             raise TooManyPings(limit)
         peer = self._peers.get(jid)
         if peer is None or peer.identity != self._identity:
@@ -784,8 +862,8 @@ class XEP_0199(BasePlugin):
         future = self.xmpp.loop.create_future()
         # xmpp.Iq() took its id from xmpp.new_id(): kept if overridden.
         given = iq['id'] if self._overrides_new_id() else None
-        iq['id'] = self._tap.track(peer, timeout, future,
-                                   (iq, callback, timeout_callback), given)
+        iq['id'] = self._pings.track(peer, timeout, future,
+                                     (iq, callback, timeout_callback), given)
         self.xmpp.send(iq)
         return future
 
@@ -806,8 +884,14 @@ class XEP_0199(BasePlugin):
         sender = JID(ifrom).full if ifrom else None
 
         log.debug('Pinging %s', peer.jid)
-        rtt = await self._tap.send_ping(peer, sender or None, timeout,
-                                        self._given_id())
+        try:
+            rtt = await self._pings.send_ping(peer, sender, timeout,
+                                              self._given_id())
+        except asyncio.CancelledError:
+            # The caller gave up (wait_for, a cancelled task): its slot is
+            # freed before pings are next counted.
+            self._cancelled_pings = True
+            raise
         log.debug('Pinged %s, RTT: %s', peer.jid, rtt)
         return rtt
 
@@ -841,7 +925,7 @@ class XEP_0199(BasePlugin):
         if not timeout:
             timeout = self.config['timeout']
         sender = JID(ifrom).full if ifrom else None
-        tap = self._tap
+        pings = self._pings
         done = self.xmpp.loop.create_future()
         queue = iter(targets)
         in_flight: dict[Future[float], Any] = {}
@@ -849,8 +933,8 @@ class XEP_0199(BasePlugin):
         def send_next() -> None:
             for jid in queue:
                 try:
-                    future = tap.send_ping(self._ping_target(jid), sender,
-                                           timeout, self._given_id())
+                    future = pings.send_ping(self._ping_target(jid), sender,
+                                             timeout, self._given_id())
                 except Exception as exc:
                     results[jid] = exc
                     continue
@@ -879,7 +963,8 @@ class XEP_0199(BasePlugin):
             for _ in queue:
                 pass
             for future in list(in_flight):
-                future.cancel()
+                if future.cancel():
+                    self._cancelled_pings = True
         return results
 
     async def is_ping_supported(self, jid: Any) -> bool:
@@ -923,7 +1008,7 @@ class XEP_0199(BasePlugin):
         """An answer to one of our pings that slixmpp parsed (the fast path
         did not take it)."""
         self._forget_gone()
-        popped = self._tap.pop(iq['id'])
+        popped = self._pings.pop(iq['id'])
         if popped is None:
             return
         future, peer, context, rtt, tracked = popped
@@ -978,7 +1063,15 @@ class XEP_0199(BasePlugin):
 
     def pending(self) -> int:
         """The number of pings in flight."""
-        return self._tap.pending()
+        self._forget_cancelled()
+        return self._pings.pending()
+
+    def _forget_cancelled(self) -> None:
+        """Free the slots of the pings whose callers gave up, once after
+        any number of them (one pass over the table)."""
+        if self._cancelled_pings:
+            self._cancelled_pings = False
+            self._pings.forget_cancelled()
 
     def stats(self, jid: Any = None) -> Mapping[JID, PingStats] | PingStats:
         """Statistics of the pings sent: a mapping JID -> PingStats, or the

@@ -1,6 +1,7 @@
 """Shared fixtures: every compat test runs against slixmpp's own XEP-0199
-plugin and against slixmpp_ping_c's, the way multidict's suite runs against
-its C and pure-Python implementations.
+plugin and against slixmpp_ping_c's on each of its cores, C and pure Python,
+the way multidict's suite runs against its C and pure-Python
+implementations.
 
 Async tests are plain ``async def`` functions run with ``asyncio.run`` by
 the ``pytest_pyfunc_call`` hook below, so no pytest-asyncio is needed.
@@ -8,11 +9,13 @@ the ``pytest_pyfunc_call`` hook below, so no pytest-asyncio is needed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import os
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
+from types import ModuleType
 
 import pytest
 
@@ -21,7 +24,8 @@ import pytest
 # package were to patch slixmpp.plugins.xep_0199 when imported.
 from slixmpp.plugins.xep_0199.ping import XEP_0199 as SLIXMPP_XEP_0199
 
-IMPLEMENTATIONS = ('slixmpp', 'c')
+# slixmpp's plugin; ours on the C core; ours on the pure-Python core.
+IMPLEMENTATIONS = ('slixmpp', 'c', 'pure')
 
 
 @dataclass(frozen=True)
@@ -33,7 +37,13 @@ class Impl:
 
     @property
     def is_c(self) -> bool:
+        """slixmpp_ping_c on its C core: the tap's fast path is there."""
         return self.name == 'c'
+
+    @property
+    def is_ours(self) -> bool:
+        """slixmpp_ping_c, on either core: its API and its choices."""
+        return self.name in ('c', 'pure')
 
     def __str__(self) -> str:
         return self.name
@@ -48,9 +58,38 @@ def load_impl(name: str) -> Impl:
     return Impl(name, slixmpp_ping_c.XEP_0199)
 
 
+def c_core_for(name: str) -> ModuleType | None:
+    """The C core the plugin is to run on for implementation ``name``;
+    None: the pure-Python core.  'c' imports the extension itself, so that
+    it is tested (or fails) even when SLIXMPP_PING_C_NO_EXTENSIONS is set."""
+    if name == 'c':
+        import slixmpp_ping_c._core
+        return slixmpp_ping_c._core
+    return None
+
+
+@contextlib.contextmanager
+def ping_core(name: str) -> Iterator[None]:
+    """Plugins initialised inside run on the core of implementation ``name``
+    ('c' or 'pure'): the module attribute each plugin_init reads, restored
+    on leaving."""
+    import slixmpp_ping_c.plugin as plugin
+    previous = plugin.c_core
+    plugin.c_core = c_core_for(name)
+    try:
+        yield
+    finally:
+        plugin.c_core = previous
+
+
 @pytest.fixture(params=IMPLEMENTATIONS)
-def impl(request: pytest.FixtureRequest) -> Impl:
-    return load_impl(request.param)
+def impl(request: pytest.FixtureRequest) -> Iterator[Impl]:
+    implementation = load_impl(request.param)
+    if not implementation.is_ours:
+        yield implementation
+        return
+    with ping_core(implementation.name):
+        yield implementation
 
 
 @pytest.hookimpl(tryfirst=True)

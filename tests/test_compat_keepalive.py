@@ -86,7 +86,7 @@ async def test_component_keepalive(impl: Impl) -> None:
         # sends it from boundjid; 1.8.3 sent it without 'from' (a component
         # must say which of its addresses sends).  slixmpp-ping-c does what
         # 1.8.6 on does on every version.
-        frm = COMPONENT_JID if COMPONENT_KEEPALIVE_HAS_FROM or impl.is_c else None
+        frm = COMPONENT_JID if COMPONENT_KEEPALIVE_HAS_FROM or impl.is_ours else None
         await answer_keepalives(s, 2, to=COMPONENT_JID, frm=frm, server=COMPONENT_JID)
         s.ping_plugin.disable_keepalive()
         await assert_quiet(s, 2 * INTERVAL)

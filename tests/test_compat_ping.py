@@ -260,7 +260,7 @@ async def test_send_ping_coroutine_callback(impl: Impl) -> None:
             await asyncio.sleep(0)
             seen.append(iq['id'])
 
-        if impl.is_c:
+        if impl.is_ours:
             fut = s.ping_plugin.send_ping(JULIET, callback=callback)
             _, id_ = await sent_ping(s)
             s.feed(result_xml(id_, frm=JULIET))
@@ -450,7 +450,7 @@ async def test_nothing_pending_after_mixed_outcomes(impl: Impl) -> None:
         fut = plugin.send_ping(JULIET, callback=lambda iq: None)
         _, fut_id = await sent_ping(s)
         # four pings in flight, tracked the implementation's way
-        if impl.is_c:
+        if impl.is_ours:
             assert plugin.pending() == 4
         else:
             pending = s.pending_iq()

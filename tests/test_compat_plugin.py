@@ -27,7 +27,7 @@ def test_class_attributes(impl: Impl) -> None:
     assert set(cls.dependencies) == {'xep_0030'}
     theirs, ours = split_config(cls.default_config)
     assert theirs == {'keepalive': False, 'interval': 300, 'timeout': 30}
-    assert ours == (OWN_CONFIG if impl.is_c else {})
+    assert ours == (OWN_CONFIG if impl.is_ours else {})
 
 
 async def test_registered_instance_is_impl(impl: Impl) -> None:
@@ -44,7 +44,7 @@ def assert_config(impl: Impl, plugin: BasePlugin,
     defaults."""
     theirs, ours = split_config(plugin.config)
     assert theirs == expected
-    assert ours == (OWN_CONFIG if impl.is_c else {})
+    assert ours == (OWN_CONFIG if impl.is_ours else {})
 
 
 async def test_default_config_readable(impl: Impl) -> None:
