@@ -1553,7 +1553,7 @@ tap_tp_call(PyObject *self, PyObject *args, PyObject *kwds)
 /* Deleting a setting would leave nothing to read: refused, as CPython's
    own getsets refuse it. */
 static int
-refuse_delete(PyObject *value)
+refuse_delete(const PyObject *value)
 {
     if (value == NULL) {
         PyErr_SetString(PyExc_TypeError, "cannot delete attribute");

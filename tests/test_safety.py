@@ -210,12 +210,20 @@ def test_deleting_sm_is_refused() -> None:
                                 'answered: (1, 0)']
 
 
+def tap_kwargs() -> dict[str, Any]:
+    """Tap()'s keyword arguments, for a tap that is never fed."""
+    return {'default_ns': 'jabber:client', 'component': False,
+            'log': logging.getLogger('test_safety.quiet'),
+            'send_queue': SimpleNamespace(), 'normalize_jid': str,
+            'send_slow': print, 'on_timeout': print}
+
+
+# What Tap() takes of a loop, for a tap that never pings.
+IDLE_LOOP = SimpleNamespace(create_future=object, call_later=print)
+
+
 def tap_here() -> Tap:
-    return Tap(SimpleNamespace(), print, asyncio.new_event_loop(),
-               default_ns='jabber:client', component=False,
-               log=logging.getLogger('test_safety.quiet'),
-               send_queue=SimpleNamespace(), normalize_jid=str,
-               send_slow=print, on_timeout=print)
+    return Tap(SimpleNamespace(), print, IDLE_LOOP, **tap_kwargs())
 
 
 FLAGS = ['answer_pings', 'complete_pongs', 'direct_send',
@@ -384,16 +392,11 @@ def test_failed_construction_leaves_nothing_to_retry() -> None:
 @pytest.mark.parametrize('broken', ['loop', 'log', 'default_ns', 'component'])
 def test_construction_that_fails_raises_and_frees(broken: str) -> None:
     stream = SimpleNamespace(feed=print)
-    kwargs: dict[str, Any] = dict(
-        default_ns='jabber:client', component=False,
-        log=logging.getLogger('test_safety.quiet'),
-        send_queue=SimpleNamespace(), normalize_jid=str, send_slow=print,
-        on_timeout=print)
-    loop: Any = asyncio.new_event_loop()
+    kwargs = tap_kwargs()
+    loop: Any = IDLE_LOOP
     expected: type[Exception] = AttributeError
     if broken == 'loop':
-        loop.close()
-        loop = object()
+        loop = SimpleNamespace(create_future=object)
     elif broken == 'log':
         kwargs['log'] = object()
     elif broken == 'default_ns':
@@ -404,8 +407,6 @@ def test_construction_that_fails_raises_and_frees(broken: str) -> None:
         expected = TypeError
     with pytest.raises(expected):
         Tap(stream, stream.feed, loop, **kwargs)
-    if broken != 'loop':
-        loop.close()
 
 
 def test_init_again_changes_nothing() -> None:
