@@ -1343,14 +1343,17 @@ static int
 loop_parts_get(CoreState *st, PyObject *loop, PyObject *logger,
                LoopParts *parts)
 {
-    parts->call_later = parts->log_enabled = NULL;
-    if ((parts->create_future = PyObject_GetAttr(
-             loop, st->str_create_future)) == NULL
-        || (parts->call_later = PyObject_GetAttr(
-                loop, st->str_call_later)) == NULL
-        || (parts->log_enabled = PyObject_GetAttr(
-                logger, st->str_is_enabled_for)) == NULL
-        || (parts->reparse_deferral = expat_defers()) < 0) {
+    /* Each step only once the one before succeeded. */
+    memset(parts, 0, sizeof(*parts));
+    parts->create_future = PyObject_GetAttr(loop, st->str_create_future);
+    if (parts->create_future != NULL) {
+        parts->call_later = PyObject_GetAttr(loop, st->str_call_later);
+    }
+    if (parts->call_later != NULL) {
+        parts->log_enabled = PyObject_GetAttr(logger, st->str_is_enabled_for);
+    }
+    parts->reparse_deferral = parts->log_enabled != NULL ? expat_defers() : -1;
+    if (parts->reparse_deferral < 0) {
         loop_parts_clear(parts);
         return -1;
     }
