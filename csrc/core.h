@@ -69,6 +69,8 @@ int peer_add_type(PyObject *module, CoreState *st);
    peer, 0 if not, or if only slixmpp's JID rules can tell. */
 int peer_allows(PeerObject *peer, Str from);
 void peer_record_pong(PeerObject *peer, double rtt);
+/* A ping that got no pong: timed out, or given up by its caller. */
+void peer_record_loss(PeerObject *peer);
 
 int tap_add_type(PyObject *module, CoreState *st);
 

@@ -167,10 +167,16 @@ peer_record(PeerObject *self, PyObject *arg)
     Py_RETURN_NONE;
 }
 
+void
+peer_record_loss(PeerObject *peer)
+{
+    peer->lost++;
+}
+
 static PyObject *
 peer_record_lost(PeerObject *self, PyObject *Py_UNUSED(ignored))
 {
-    self->lost++;
+    peer_record_loss(self);
     Py_RETURN_NONE;
 }
 

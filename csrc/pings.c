@@ -477,7 +477,7 @@ tap_expire(TapObject *self, PyObject *Py_UNUSED(ignored))
     while (budget-- > 0 && (e = inflight_earliest(&self->inflight)) != NULL
            && e->deadline <= limit) {
         inflight_remove(&self->inflight, e);
-        ((PeerObject *)e->peer)->lost++;
+        peer_record_loss((PeerObject *)e->peer);
         PyObject *r = call_on_timeout(self, e);
         pings_release(self, e);
         if (r == NULL) {
@@ -598,7 +598,10 @@ forget_if_cancelled(TapObject *self, PyObject *py_key, size_t *dropped)
     Py_XDECREF(r);
     e = cancelled > 0 ? inflight_find(&self->inflight, key) : NULL;
     if (e != NULL && e->future == future) {
+        /* Lost, as it would have been at its deadline: a Peer's sent stays
+           received + lost + in flight. */
         inflight_remove(&self->inflight, e);
+        peer_record_loss((PeerObject *)e->peer);
         pings_release(self, e);
         (*dropped)++;
     }
@@ -607,8 +610,8 @@ forget_if_cancelled(TapObject *self, PyObject *py_key, size_t *dropped)
 }
 
 /* Frees the slots of the pings whose caller gave up (cancelled futures):
-   no timeout handler runs for them.  How many; the timer follows what is
-   left.  The first error a future raises stops it, the timer retimed. */
+   each counts as lost, no timeout handler runs for them.  How many; the
+   timer follows what is left.  The first error a future raises stops it, the timer retimed. */
 static PyObject *
 tap_forget_cancelled(TapObject *self, PyObject *Py_UNUSED(ignored))
 {
@@ -661,7 +664,7 @@ PyMethodDef tap_ping_methods[] = {
     {"forget_cancelled", (PyCFunction)tap_forget_cancelled, METH_NOARGS,
      "forget_cancelled()\n--\n\n"
      "Drop every ping whose future was cancelled, without calling its "
-     "timeout handler: how many."},
+     "timeout handler, each counted lost: how many."},
     {"join_stream", (PyCFunction)tap_join_stream, METH_NOARGS,
      "join_stream()\n--\n\n"
      "Follow slixmpp's stream from the middle: the fast path starts where "

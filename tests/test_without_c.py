@@ -13,6 +13,9 @@ import pytest
 
 from test_compat_registration import child_env
 
+# Each test runs a child interpreter.
+pytestmark = pytest.mark.slow
+
 SCRIPT = '''
 import asyncio, json, logging, sys
 {prelude}
