@@ -162,6 +162,18 @@ entry_by_str(TapObject *self, Str id)
     return inflight_find_id(&self->inflight, id.ptr, id.len);
 }
 
+/* drop_entry() once Python code ran (sending, the timer's cancel(), the
+   loop's call_later()): the entry may have timed out, or been popped, and
+   released already, so it is looked up again by its id. */
+static void
+drop_entry_by_id(TapObject *self, Str id)
+{
+    PingEntry *e = entry_by_str(self, id);
+    if (e != NULL) {
+        drop_entry(self, e);
+    }
+}
+
 int
 pings_is_pong(TapObject *self, Str id, Str from, int error)
 {
@@ -327,11 +339,7 @@ send_checked_ping(TapObject *self, PyObject *peer, PyObject *ifrom,
     Str id = given.ptr != NULL ? given : entry_id(e, buf);
     if (send_request(self, peer, ifrom, id, to, from) < 0
         || arm_timer(self) < 0) {
-        /* Python code ran: the entry may be gone already. */
-        e = entry_by_str(self, id);
-        if (e != NULL) {
-            drop_entry(self, e);
-        }
+        drop_entry_by_id(self, id);
         Py_DECREF(future);
         return NULL;
     }
@@ -385,10 +393,17 @@ tap_track(TapObject *self, PyObject *const *args, Py_ssize_t nargs)
     if (e == NULL) {
         return NULL;
     }
-    PyObject *id = format_id(e);
-    if (id == NULL || arm_timer(self) < 0) {
-        Py_XDECREF(id);
+    /* Not the entry's own copy of a given id, as in send_checked_ping(). */
+    char buf[INFLIGHT_ID_LEN];
+    Str key = given.ptr != NULL ? given : entry_id(e, buf);
+    PyObject *id = PyUnicode_FromStringAndSize(key.ptr, (Py_ssize_t)key.len);
+    if (id == NULL) {
         drop_entry(self, e);
+        return NULL;
+    }
+    if (arm_timer(self) < 0) {
+        drop_entry_by_id(self, key);
+        Py_DECREF(id);
         return NULL;
     }
     return id;

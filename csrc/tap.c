@@ -201,17 +201,27 @@ tap_can_write(TapObject *self, int *debug)
     return busy < 0 ? -1 : !busy;
 }
 
+/* Writes self->out to the transport.  Python code run since
+   tap_can_write() (a read that met a new stream) may have dropped the
+   transport: the bytes are then lost as on a connection that closed, and
+   Stream Management, which counted them, resends them on resume. */
 int
 tap_write_out(TapObject *self)
 {
-    PyObject *bytes = PyBytes_FromStringAndSize(self->out.data,
-                                                (Py_ssize_t)self->out.len);
-    self->out.len = 0;
-    if (bytes == NULL) {
-        return -1;
+    PyObject *write = Py_XNewRef(self->write);
+    PyObject *bytes = NULL;
+    if (write != NULL) {
+        bytes = PyBytes_FromStringAndSize(self->out.data,
+                                          (Py_ssize_t)self->out.len);
     }
-    PyObject *r = PyObject_CallOneArg(self->write, bytes);
+    self->out.len = 0;
+    if (write == NULL || bytes == NULL) {
+        Py_XDECREF(write);
+        return write == NULL ? 0 : -1;
+    }
+    PyObject *r = PyObject_CallOneArg(write, bytes);
     Py_DECREF(bytes);
+    Py_DECREF(write);
     Py_XDECREF(r);
     return r == NULL ? -1 : 0;
 }
