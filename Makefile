@@ -248,3 +248,4 @@ include mk/pythons.mk
 include mk/libxml2.mk
 include mk/expat.mk
 include mk/slixmpp-matrix.mk
+include mk/fuzz-api.mk
