@@ -26,7 +26,7 @@ fuzz-api-seeds: build
 # FUZZ_API_SEEDS; then with all of them left out (what else it finds).  One line a run: seconds to the first failure (or "none" in
 # FUZZ_SECONDS), executions, and what failed; logs in $(FUZZ_DIR)/defects/.
 FUZZ_API_SEEDS ?= 1 2 3
-FUZZ_API_FOUND ?= N1
+FUZZ_API_FOUND ?= N1 N2
 .PHONY: fuzz-api-defects
 fuzz-api-defects: fuzz-deps fuzz-tap-build
 	@out=$(FUZZ_DIR)/defects; rm -rf $$out; mkdir -p $$out; \
