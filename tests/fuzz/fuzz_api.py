@@ -947,6 +947,9 @@ def unraisable(info: Any) -> None:
         Active.run.system_errors.append(info.exc_value)
 
 
+LIVE_FRAMES: list[Any] = []
+
+
 def main() -> None:
     if sys.argv[1:2] == ['--replay']:
         for path in sys.argv[2:]:
@@ -960,6 +963,15 @@ def main() -> None:
                 f.write(data)
         return
     import atheris
+    # libFuzzer exits from inside atheris.Fuzz() without finalizing: the
+    # frame objects of the code running then (made when a warning or a
+    # traceback looked up the stack) are held only by CPython's frame
+    # stack, mmap'ed memory that LeakSanitizer does not read, and would be
+    # reported leaked.  A list in the heap holds them too.
+    frame: Any = sys._getframe()
+    while frame is not None:
+        LIVE_FRAMES.append(frame)
+        frame = frame.f_back
     atheris.Setup(sys.argv, run)
     atheris.Fuzz()
 
