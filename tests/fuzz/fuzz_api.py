@@ -633,9 +633,10 @@ def op_tap_reinit(run: Run) -> None:
         run.remember(run.taps, setup)
 
 
+# sm three times: the one object among them.
 TAP_ATTRS = ('answer_pings', 'complete_pongs', 'direct_send',
-             'deliver_without_delay', 'reparse_deferral', 'sm', 'received_at',
-             'other')
+             'deliver_without_delay', 'reparse_deferral', 'sm', 'sm', 'sm',
+             'received_at', 'other')
 
 
 def op_tap_attr(run: Run) -> None:
