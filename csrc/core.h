@@ -23,6 +23,7 @@ typedef struct {
     PyObject *str_write;
     PyObject *str_set_result;
     PyObject *str_cancel;
+    PyObject *str_cancelled;
     PyObject *str_call_later;
     PyObject *str_create_future;
     PyObject *str_expire;
@@ -47,7 +48,9 @@ typedef struct {
     Buf scratch;
 } CoreState;
 
-/* A peer we ping: what its answers may look like, and its statistics. */
+/* A peer we ping: what its answers may look like, and its statistics.
+   Made whole by Peer() (jid, to and allowed never NULL, to an exact str);
+   no __init__, no subclass. */
 typedef struct {
     PyObject_HEAD
     PyObject *dict;
@@ -55,9 +58,10 @@ typedef struct {
     PyObject *to;           /* str, the 'to' of our pings */
     PyObject *allowed;      /* tuple of str, or None for any sender */
     int own_host;           /* an error answer counts as a pong */
-    /* statistics, as ping(8) keeps them */
+    /* statistics, as ping(8) keeps them; mean and m2 (the sum of squared
+       deviations from it) by Welford's method */
     unsigned long long sent, received, lost;
-    double last, min, max, sum, sum_sq;
+    double last, min, max, mean, m2;
 } PeerObject;
 
 int peer_add_type(PyObject *module, CoreState *st);

@@ -284,6 +284,7 @@ core_exec(PyObject *module)
     INTERN(str_write, "write");
     INTERN(str_set_result, "set_result");
     INTERN(str_cancel, "cancel");
+    INTERN(str_cancelled, "cancelled");
     INTERN(str_call_later, "call_later");
     INTERN(str_create_future, "create_future");
     INTERN(str_expire, "_expire");
@@ -344,6 +345,7 @@ core_clear(PyObject *module)
     Py_CLEAR(st->str_write);
     Py_CLEAR(st->str_set_result);
     Py_CLEAR(st->str_cancel);
+    Py_CLEAR(st->str_cancelled);
     Py_CLEAR(st->str_call_later);
     Py_CLEAR(st->str_create_future);
     Py_CLEAR(st->str_expire);

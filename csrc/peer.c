@@ -4,27 +4,36 @@
 #include <math.h>
 #include <string.h>
 
-static int
-peer_init(PeerObject *self, PyObject *args, PyObject *kwds)
+/* Every field is set here, once: there is no __init__ to run again or to
+   skip, and no subclass.  `to` is kept as an exact str, so that it cannot
+   take part in a reference cycle and stays what the pings carry. */
+static PyObject *
+peer_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"jid", "to", NULL};
     PyObject *jid, *to;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "OU:Peer", kwlist,
                                      &jid, &to)) {
-        return -1;
+        return NULL;
     }
     Str check;
     if (core_utf8_arg(to, "to", &check) < 0) {
-        return -1;
+        return NULL;
     }
-    Py_INCREF(jid);
-    Py_XSETREF(self->jid, jid);
-    Py_INCREF(to);
-    Py_XSETREF(self->to, to);
-    Py_INCREF(Py_None);
-    Py_XSETREF(self->allowed, Py_None);
+    PyObject *exact_to = PyUnicode_FromObject(to);
+    if (exact_to == NULL) {
+        return NULL;
+    }
+    PeerObject *self = (PeerObject *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        Py_DECREF(exact_to);
+        return NULL;
+    }
+    self->jid = Py_NewRef(jid);
+    self->to = exact_to;
+    self->allowed = Py_NewRef(Py_None);
     self->min = INFINITY;
-    return 0;
+    return (PyObject *)self;
 }
 
 static int
@@ -38,13 +47,14 @@ peer_traverse(PeerObject *self, visitproc visit, void *arg)
     return 0;
 }
 
+/* Breaks cycles; what the collector clears becomes None, so a Peer stays
+   whole (`to` is an exact str: no cycle runs through it). */
 static int
 peer_clear(PeerObject *self)
 {
     Py_CLEAR(self->dict);
-    Py_CLEAR(self->jid);
-    Py_CLEAR(self->to);
-    Py_CLEAR(self->allowed);
+    Py_SETREF(self->jid, Py_NewRef(Py_None));
+    Py_SETREF(self->allowed, Py_NewRef(Py_None));
     return 0;
 }
 
@@ -53,7 +63,10 @@ peer_dealloc(PeerObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
     PyObject_GC_UnTrack(self);
-    peer_clear(self);
+    Py_CLEAR(self->dict);
+    Py_CLEAR(self->jid);
+    Py_CLEAR(self->to);
+    Py_CLEAR(self->allowed);
     tp->tp_free((PyObject *)self);
     Py_DECREF(tp);
 }
@@ -86,10 +99,14 @@ peer_allows(PeerObject *peer, Str from)
 void
 peer_record_pong(PeerObject *peer, double rtt)
 {
+    /* Welford's running mean and sum of squared deviations: no sum of
+       squares, whose difference with n * mean^2 loses all precision when
+       the round trips are close to each other. */
     peer->received++;
     peer->last = rtt;
-    peer->sum += rtt;
-    peer->sum_sq += rtt * rtt;
+    double delta = rtt - peer->mean;
+    peer->mean += delta / (double)peer->received;
+    peer->m2 += delta * (rtt - peer->mean);
     if (rtt < peer->min) {
         peer->min = rtt;
     }
@@ -122,8 +139,14 @@ peer_configure(PeerObject *self, PyObject *args, PyObject *kwds)
             }
         }
     }
-    Py_INCREF(allowed);
-    Py_SETREF(self->allowed, allowed);
+    /* An exact tuple: a subclass could carry state of its own. */
+    PyObject *kept = allowed == Py_None
+                     ? Py_NewRef(allowed)
+                     : PyTuple_GetSlice(allowed, 0, PyTuple_GET_SIZE(allowed));
+    if (kept == NULL) {
+        return NULL;
+    }
+    Py_SETREF(self->allowed, kept);
     self->own_host = own_host;
     Py_RETURN_NONE;
 }
@@ -152,7 +175,8 @@ peer_record_lost(PeerObject *self, PyObject *Py_UNUSED(ignored))
 }
 
 /* (sent, received, lost, last, min, avg, max, mdev), the times None before
-   the first pong; mdev as ping(8) computes it, sqrt(E[x^2] - E[x]^2). */
+   the first pong; mdev is the population standard deviation, as
+   statistics.pstdev() of every round trip gives it. */
 static PyObject *
 peer_stats(PeerObject *self, PyObject *Py_UNUSED(ignored))
 {
@@ -161,13 +185,11 @@ peer_stats(PeerObject *self, PyObject *Py_UNUSED(ignored))
                              self->lost, Py_None, Py_None, Py_None, Py_None,
                              Py_None);
     }
-    double n = (double)self->received;
-    double avg = self->sum / n;
-    double var = self->sum_sq / n - avg * avg;
+    double var = self->m2 / (double)self->received;
     double mdev = var > 0.0 ? sqrt(var) : 0.0;
     return Py_BuildValue("(KKKddddd)", self->sent, self->received,
-                         self->lost, self->last, self->min, avg, self->max,
-                         mdev);
+                         self->lost, self->last, self->min, self->mean,
+                         self->max, mdev);
 }
 
 static PyMethodDef peer_methods[] = {
@@ -198,22 +220,29 @@ static PyMemberDef peer_members[] = {
     {NULL, 0, 0, 0, NULL}
 };
 
+static PyGetSetDef peer_getsets[] = {
+    {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, NULL,
+     NULL},
+    {NULL, NULL, NULL, NULL, NULL}
+};
+
 static PyType_Slot peer_slots[] = {
     {Py_tp_doc, "Peer(jid, to)\n--\n\nAn entity we ping."},
-    {Py_tp_init, peer_init},
-    {Py_tp_new, PyType_GenericNew},
+    {Py_tp_new, peer_new},
     {Py_tp_traverse, peer_traverse},
     {Py_tp_clear, peer_clear},
     {Py_tp_dealloc, peer_dealloc},
     {Py_tp_methods, peer_methods},
     {Py_tp_members, peer_members},
+    {Py_tp_getset, peer_getsets},
     {0, NULL}
 };
 
 static PyType_Spec peer_spec = {
     .name = "slixmpp_ping_c._core.Peer",
     .basicsize = sizeof(PeerObject),
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE,
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC
+             | Py_TPFLAGS_IMMUTABLETYPE,
     .slots = peer_slots,
 };
 

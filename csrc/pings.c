@@ -17,6 +17,22 @@ pings_release(TapObject *self, PingEntry *e)
     inflight_release(&self->inflight, e);
 }
 
+/* Cancels the armed timer, if any.  The timer is taken out first: its
+   cancel() may run Python code that arms a new one. */
+static int
+cancel_timer(TapObject *self)
+{
+    PyObject *timer = self->timer;
+    if (timer == NULL) {
+        return 0;
+    }
+    self->timer = NULL;
+    PyObject *r = PyObject_CallMethodNoArgs(timer, tap_state(self)->str_cancel);
+    Py_DECREF(timer);
+    Py_XDECREF(r);
+    return r == NULL ? -1 : 0;
+}
+
 /* Keeps one timer armed for the earliest deadline.  Pings mostly share a
    timeout, so a new one rarely comes first and the timer rarely moves. */
 static int
@@ -27,28 +43,41 @@ arm_timer(TapObject *self)
                           && self->timer_deadline <= first->deadline)) {
         return 0;
     }
-    CoreState *st = tap_state(self);
-    if (self->timer != NULL) {
-        PyObject *r = PyObject_CallMethodNoArgs(self->timer, st->str_cancel);
-        Py_CLEAR(self->timer);
-        if (r == NULL) {
-            return -1;
-        }
-        Py_DECREF(r);
+    double deadline = first->deadline;
+    if (cancel_timer(self) < 0) {
+        return -1;
     }
-    double delay = first->deadline - core_monotonic();
+    double delay = deadline - core_monotonic();
     PyObject *py_delay = PyFloat_FromDouble(delay > 0.0 ? delay : 0.0);
     if (py_delay == NULL) {
         return -1;
     }
     PyObject *args[2] = {py_delay, self->expire};
-    self->timer = PyObject_Vectorcall(self->call_later, args, 2, NULL);
+    PyObject *timer = PyObject_Vectorcall(self->call_later, args, 2, NULL);
     Py_DECREF(py_delay);
-    if (self->timer == NULL) {
+    if (timer == NULL) {
         return -1;
     }
-    self->timer_deadline = first->deadline;
+    /* call_later() may have armed one itself (re-entered): ours is kept,
+       and an extra one only makes _expire() look once more. */
+    Py_XSETREF(self->timer, timer);
+    self->timer_deadline = deadline;
     return 0;
+}
+
+/* After pings left the table before their deadline: the timer follows the
+   earliest one left, or is cancelled when none is. */
+static int
+retime_timer(TapObject *self)
+{
+    PingEntry *first = inflight_earliest(&self->inflight);
+    if (self->timer != NULL
+        && (first == NULL || first->deadline > self->timer_deadline)) {
+        if (cancel_timer(self) < 0) {
+            return -1;
+        }
+    }
+    return arm_timer(self);
 }
 
 /* An entry's id as a Str: the given one, or ours written into buf. */
@@ -272,22 +301,14 @@ given_id_arg(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t at,
     return 0;
 }
 
+/* send_ping() once its arguments are checked.  to, from and given point
+   into str objects that stay alive across the Python calls below: peer_to
+   is held by the caller, ifrom and the id are the caller's arguments. */
 static PyObject *
-tap_send_ping(TapObject *self, PyObject *const *args, Py_ssize_t nargs)
+send_checked_ping(TapObject *self, PyObject *peer, PyObject *ifrom,
+                  double timeout, Str to, Str from, Str given)
 {
-    if (nargs != 3 && nargs != 4) {
-        PyErr_SetString(PyExc_TypeError, "send_ping(peer, ifrom, timeout, "
-                        "id=None) takes 3 or 4 arguments");
-        return NULL;
-    }
-    PyObject *peer = args[0], *ifrom = args[1];
-    double timeout;
-    Str to, from, given;
-    if (check_peer(self, peer) < 0 || timeout_arg(args[2], &timeout) < 0
-        || core_utf8_arg(((PeerObject *)peer)->to, "to", &to) < 0
-        || core_utf8_arg(ifrom, "ifrom", &from) < 0
-        || given_id_arg(args, nargs, 3, &given) < 0
-        || tap_sync_stream(self) < 0) {
+    if (tap_sync_stream(self) < 0) {
         return NULL;
     }
     PyObject *future = PyObject_CallNoArgs(self->create_future);
@@ -314,6 +335,32 @@ tap_send_ping(TapObject *self, PyObject *const *args, Py_ssize_t nargs)
         Py_DECREF(future);
         return NULL;
     }
+    return future;
+}
+
+static PyObject *
+tap_send_ping(TapObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 && nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "send_ping(peer, ifrom, timeout, "
+                        "id=None) takes 3 or 4 arguments");
+        return NULL;
+    }
+    PyObject *peer = args[0], *ifrom = args[1];
+    double timeout;
+    Str to, from, given;
+    if (check_peer(self, peer) < 0 || timeout_arg(args[2], &timeout) < 0
+        || core_utf8_arg(ifrom, "ifrom", &from) < 0
+        || given_id_arg(args, nargs, 3, &given) < 0) {
+        return NULL;
+    }
+    PyObject *peer_to = Py_NewRef(((PeerObject *)peer)->to);
+    PyObject *future = NULL;
+    if (core_utf8_arg(peer_to, "to", &to) == 0) {
+        future = send_checked_ping(self, peer, ifrom, timeout, to, from,
+                                   given);
+    }
+    Py_DECREF(peer_to);
     return future;
 }
 
@@ -476,11 +523,10 @@ keep_first_error(PyObject *result, int *failed, PyObject **first)
     *first = PyErr_GetRaisedException();
 }
 
-/* Ends every ping in flight: their futures are cancelled.  Every ping ends
-   even if a future's cancel() raises; the first such error is raised once
-   all are gone. */
+/* The keys of the entries in flight, as a list: what to go through when
+   each step may call Python code, which may change the table. */
 static PyObject *
-tap_cancel_all(TapObject *self, PyObject *Py_UNUSED(ignored))
+entry_keys(TapObject *self)
 {
     PyObject *keys = PyList_New(0);
     if (keys == NULL) {
@@ -488,7 +534,19 @@ tap_cancel_all(TapObject *self, PyObject *Py_UNUSED(ignored))
     }
     inflight_foreach(&self->inflight, collect_key, keys);
     if (PyErr_Occurred()) {
-        Py_DECREF(keys);
+        Py_CLEAR(keys);
+    }
+    return keys;
+}
+
+/* Ends every ping in flight: their futures are cancelled.  Every ping ends
+   even if a future's cancel() raises; the first such error is raised once
+   all are gone. */
+static PyObject *
+tap_cancel_all(TapObject *self, PyObject *Py_UNUSED(ignored))
+{
+    PyObject *keys = entry_keys(self);
+    if (keys == NULL) {
         return NULL;
     }
     CoreState *st = tap_state(self);
@@ -511,18 +569,72 @@ tap_cancel_all(TapObject *self, PyObject *Py_UNUSED(ignored))
         }
     }
     Py_DECREF(keys);
-    if (self->timer != NULL) {
-        PyObject *timer = self->timer;
-        self->timer = NULL;
-        keep_first_error(PyObject_CallMethodNoArgs(timer, st->str_cancel),
-                         &failed, &first);
-        Py_DECREF(timer);
+    /* Cancelled, unless a future's cancel() sent new pings. */
+    if (retime_timer(self) < 0) {
+        keep_first_error(NULL, &failed, &first);
     }
     if (failed) {
         PyErr_SetRaisedException(first);
         return NULL;
     }
     Py_RETURN_NONE;
+}
+
+/* Drops the entry under key if its future was cancelled, counting it in
+   *dropped.  Asking the future runs Python code, which may end or replace
+   the entry: only an entry still holding the future asked is dropped. */
+static int
+forget_if_cancelled(TapObject *self, PyObject *py_key, size_t *dropped)
+{
+    uint64_t key = PyLong_AsUnsignedLongLong(py_key);
+    PingEntry *e = inflight_find(&self->inflight, key);
+    if (e == NULL || e->future == NULL) {
+        return 0;
+    }
+    PyObject *future = Py_NewRef(e->future);
+    PyObject *r = PyObject_CallMethodNoArgs(future,
+                                            tap_state(self)->str_cancelled);
+    int cancelled = r == NULL ? -1 : PyObject_IsTrue(r);
+    Py_XDECREF(r);
+    e = cancelled > 0 ? inflight_find(&self->inflight, key) : NULL;
+    if (e != NULL && e->future == future) {
+        inflight_remove(&self->inflight, e);
+        pings_release(self, e);
+        (*dropped)++;
+    }
+    Py_DECREF(future);
+    return cancelled < 0 ? -1 : 0;
+}
+
+/* Frees the slots of the pings whose caller gave up (cancelled futures):
+   no timeout handler runs for them.  How many; the timer follows what is
+   left.  The first error a future raises stops it, the timer retimed. */
+static PyObject *
+tap_forget_cancelled(TapObject *self, PyObject *Py_UNUSED(ignored))
+{
+    PyObject *keys = entry_keys(self);
+    if (keys == NULL) {
+        return NULL;
+    }
+    size_t dropped = 0;
+    int rc = 0;
+    for (Py_ssize_t i = 0; rc == 0 && i < PyList_GET_SIZE(keys); i++) {
+        rc = forget_if_cancelled(self, PyList_GET_ITEM(keys, i), &dropped);
+    }
+    Py_DECREF(keys);
+    PyObject *first = NULL;
+    int failed = 0;
+    if (rc < 0) {
+        keep_first_error(NULL, &failed, &first);
+    }
+    if (retime_timer(self) < 0) {
+        keep_first_error(NULL, &failed, &first);
+    }
+    if (failed) {
+        PyErr_SetRaisedException(first);
+        return NULL;
+    }
+    return PyLong_FromSize_t(dropped);
 }
 
 PyMethodDef tap_ping_methods[] = {
@@ -546,6 +658,10 @@ PyMethodDef tap_ping_methods[] = {
      "counters()\n--\n\n(pings answered, pongs completed) by the fast path."},
     {"cancel_all", (PyCFunction)tap_cancel_all, METH_NOARGS,
      "cancel_all()\n--\n\nCancel every ping in flight."},
+    {"forget_cancelled", (PyCFunction)tap_forget_cancelled, METH_NOARGS,
+     "forget_cancelled()\n--\n\n"
+     "Drop every ping whose future was cancelled, without calling its "
+     "timeout handler: how many."},
     {"join_stream", (PyCFunction)tap_join_stream, METH_NOARGS,
      "join_stream()\n--\n\n"
      "Follow slixmpp's stream from the middle: the fast path starts where "

@@ -232,8 +232,10 @@ tap_sm_incoming(TapObject *self)
     if (self->sm == Py_None) {
         return 0;
     }
-    PyObject *r = PyObject_CallMethodNoArgs(self->sm,
-                                            tap_state(self)->str_incoming);
+    /* Held: the call may replace tap.sm. */
+    PyObject *sm = Py_NewRef(self->sm);
+    PyObject *r = PyObject_CallMethodNoArgs(sm, tap_state(self)->str_incoming);
+    Py_DECREF(sm);
     Py_XDECREF(r);
     return r == NULL ? -1 : 0;
 }
@@ -245,14 +247,17 @@ tap_sm_outgoing(TapObject *self, PyObject *type, Str id, Str to, Str from,
     if (self->sm == Py_None) {
         return 0;
     }
-    PyObject *args[6] = {self->sm, type, str_or_none(id), str_or_none(to),
-                         str_or_none(from), str_or_none(lang)};
+    /* args[0] held: the call may replace tap.sm. */
+    PyObject *args[6] = {Py_NewRef(self->sm), type, str_or_none(id),
+                         str_or_none(to), str_or_none(from),
+                         str_or_none(lang)};
     PyObject *r = NULL;
     if (args[2] && args[3] && args[4] && args[5]) {
         r = PyObject_VectorcallMethod(tap_state(self)->str_outgoing, args,
                                       6 | PY_VECTORCALL_ARGUMENTS_OFFSET,
                                       NULL);
     }
+    Py_DECREF(args[0]);
     for (int i = 2; i < 6; i++) {
         Py_XDECREF(args[i]);
     }
@@ -1308,28 +1313,59 @@ expat_defers(void)
     return defers;
 }
 
-static int
-tap_init(TapObject *self, PyObject *args, PyObject *kwds)
+/* The references a Tap holds that may never be NULL: every method relies
+   on them.  The collector's tp_clear sets them to None instead, so that a
+   cleared Tap raises if it is ever called again rather than crashing. */
+#define TAP_REQUIRED_FIELDS(X)                                  \
+    X(xmpp) X(feed) X(create_future) X(call_later) X(log_enabled) \
+    X(send_queue) X(normalize_jid) X(send_slow) X(on_timeout)   \
+    X(sm) X(expire)
+/* ...and those NULL when there is none: the armed timer, slixmpp's parser
+   the tap follows, its flush(), the transport's write(). */
+#define TAP_OPTIONAL_FIELDS(X) X(timer) X(parser) X(parser_flush) X(write)
+
+/* What Tap() takes from its arguments before the object exists; each a
+   new reference. */
+typedef struct {
+    PyObject *create_future, *call_later, *log_enabled;
+    int reparse_deferral;
+} LoopParts;
+
+static void
+loop_parts_clear(LoopParts *parts)
 {
-    static char *kwlist[] = {"xmpp", "feed", "loop", "default_ns",
-                             "component", "log", "send_queue",
-                             "normalize_jid", "send_slow", "on_timeout",
-                             NULL};
-    PyObject *xmpp, *feed, *loop, *default_ns, *logger, *send_queue;
-    PyObject *normalize_jid, *send_slow, *on_timeout;
-    int component;
-    if (self->xmpp != NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "Tap is already initialized");
+    Py_CLEAR(parts->create_future);
+    Py_CLEAR(parts->call_later);
+    Py_CLEAR(parts->log_enabled);
+}
+
+static int
+loop_parts_get(CoreState *st, PyObject *loop, PyObject *logger,
+               LoopParts *parts)
+{
+    /* Each step only once the one before succeeded. */
+    memset(parts, 0, sizeof(*parts));
+    parts->create_future = PyObject_GetAttr(loop, st->str_create_future);
+    if (parts->create_future != NULL) {
+        parts->call_later = PyObject_GetAttr(loop, st->str_call_later);
+    }
+    if (parts->call_later != NULL) {
+        parts->log_enabled = PyObject_GetAttr(logger, st->str_is_enabled_for);
+    }
+    parts->reparse_deferral = parts->log_enabled != NULL ? expat_defers() : -1;
+    if (parts->reparse_deferral < 0) {
+        loop_parts_clear(parts);
         return -1;
     }
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO$UpOOOOO:Tap", kwlist,
-                                     &xmpp, &feed, &loop, &default_ns,
-                                     &component, &logger, &send_queue,
-                                     &normalize_jid, &send_slow,
-                                     &on_timeout)) {
-        return -1;
-    }
-    CoreState *st = tap_state(self);
+    return 0;
+}
+
+/* The parts of a new Tap that are not Python objects given to it: its own
+   memory and objects.  -1 with an exception set; the Tap's dealloc frees
+   whatever was made. */
+static int
+tap_make_own_parts(TapObject *self, PyObject *default_ns)
+{
     Str ns;
     if (core_utf8_arg(default_ns, "default_ns", &ns) < 0) {
         return -1;
@@ -1342,43 +1378,48 @@ tap_init(TapObject *self, PyObject *args, PyObject *kwds)
     if (inflight_init(&self->inflight) < 0) {
         return -1;
     }
-    int defers = expat_defers();
-    if (defers < 0) {
-        return -1;
-    }
-    self->reparse_deferral = (char)defers;
-    self->create_future = PyObject_GetAttr(loop, st->str_create_future);
-    self->call_later = PyObject_GetAttr(loop, st->str_call_later);
-    self->expire = PyObject_GetAttr((PyObject *)self, st->str_expire);
     self->jids = PyDict_New();
-    self->log_enabled = PyObject_GetAttr(logger, st->str_is_enabled_for);
-    if (self->create_future == NULL || self->call_later == NULL
-        || self->expire == NULL || self->jids == NULL
-        || self->log_enabled == NULL) {
+    if (self->jids == NULL) {
         return -1;
     }
-    self->xmpp = Py_NewRef(xmpp);
-    self->feed = Py_NewRef(feed);
-    self->send_queue = Py_NewRef(send_queue);
-    self->normalize_jid = Py_NewRef(normalize_jid);
-    self->send_slow = Py_NewRef(send_slow);
-    self->on_timeout = Py_NewRef(on_timeout);
-    self->component = component;
-    return 0;
+    self->expire = PyObject_GetAttr((PyObject *)self,
+                                    tap_state(self)->str_expire);
+    return self->expire == NULL ? -1 : 0;
 }
 
 static PyObject *tap_vectorcall(PyObject *self, PyObject *const *args,
                                 size_t nargsf, PyObject *kwnames);
 
+/* Everything a Tap is, established here or not at all: the object is
+   untracked by the collector while it is built, so that nothing can reach
+   it half-made, and a failure frees all it took.  There is no __init__. */
 static PyObject *
 tap_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
-    TapObject *self = (TapObject *)PyType_GenericNew(type, args, kwds);
-    if (self == NULL) {
+    static char *kwlist[] = {"xmpp", "feed", "loop", "default_ns",
+                             "component", "log", "send_queue",
+                             "normalize_jid", "send_slow", "on_timeout",
+                             NULL};
+    PyObject *xmpp, *feed, *loop, *default_ns, *logger, *send_queue;
+    PyObject *normalize_jid, *send_slow, *on_timeout;
+    int component;
+    LoopParts parts;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO$UpOOOOO:Tap", kwlist,
+                                     &xmpp, &feed, &loop, &default_ns,
+                                     &component, &logger, &send_queue,
+                                     &normalize_jid, &send_slow,
+                                     &on_timeout)
+        || loop_parts_get(core_state_of_type(type), loop, logger,
+                          &parts) < 0) {
         return NULL;
     }
+    TapObject *self = (TapObject *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        loop_parts_clear(&parts);
+        return NULL;
+    }
+    PyObject_GC_UnTrack(self);
     self->vectorcall = tap_vectorcall;
-    self->sm = Py_NewRef(Py_None);
     scanner_init(&self->scanner);
     buf_init(&self->default_ns);
     buf_init(&self->header);
@@ -1386,6 +1427,23 @@ tap_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     buf_init(&self->out);
     self->in_header = 1;
     self->passive = 1;
+    self->component = component;
+    self->reparse_deferral = (char)parts.reparse_deferral;
+    self->create_future = parts.create_future;
+    self->call_later = parts.call_later;
+    self->log_enabled = parts.log_enabled;
+    self->xmpp = Py_NewRef(xmpp);
+    self->feed = Py_NewRef(feed);
+    self->send_queue = Py_NewRef(send_queue);
+    self->normalize_jid = Py_NewRef(normalize_jid);
+    self->send_slow = Py_NewRef(send_slow);
+    self->on_timeout = Py_NewRef(on_timeout);
+    self->sm = Py_NewRef(Py_None);
+    if (tap_make_own_parts(self, default_ns) < 0) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    PyObject_GC_Track(self);
     return (PyObject *)self;
 }
 
@@ -1414,73 +1472,55 @@ static int
 tap_traverse(TapObject *self, visitproc visit, void *arg)
 {
     Py_VISIT(Py_TYPE(self));
-    Py_VISIT(self->xmpp);
-    Py_VISIT(self->feed);
-    Py_VISIT(self->create_future);
-    Py_VISIT(self->call_later);
-    Py_VISIT(self->log_enabled);
-    Py_VISIT(self->send_queue);
-    Py_VISIT(self->normalize_jid);
-    Py_VISIT(self->send_slow);
-    Py_VISIT(self->on_timeout);
-    Py_VISIT(self->sm);
-    Py_VISIT(self->expire);
-    Py_VISIT(self->timer);
+#define VISIT_FIELD(name) Py_VISIT(self->name);
+    TAP_REQUIRED_FIELDS(VISIT_FIELD)
+    TAP_OPTIONAL_FIELDS(VISIT_FIELD)
+#undef VISIT_FIELD
     Py_VISIT(self->jids);
-    Py_VISIT(self->parser);
-    Py_VISIT(self->parser_flush);
-    Py_VISIT(self->write);
-    if (self->inflight.slots != NULL) {
-        VisitEntries v = {visit, arg, 0};
-        inflight_foreach(&self->inflight, visit_entry, &v);
-        return v.rc;
-    }
-    return 0;
+    VisitEntries v = {visit, arg, 0};
+    inflight_foreach(&self->inflight, visit_entry, &v);
+    return v.rc;
 }
 
+/* Ends every entry without a word to anyone: the collector's way. */
 static void
-clear_entry(PingEntry *e, void *arg)
+drop_all_entries(TapObject *self)
 {
-    (void)arg;
-    Py_CLEAR(e->future);
-    Py_CLEAR(e->peer);
-    Py_CLEAR(e->context);
+    PingEntry *e;
+    while ((e = inflight_earliest(&self->inflight)) != NULL) {
+        inflight_remove(&self->inflight, e);
+        pings_release(self, e);
+    }
 }
 
 static int
 tap_clear(TapObject *self)
 {
-    if (self->inflight.slots != NULL) {
-        inflight_foreach(&self->inflight, clear_entry, NULL);
-    }
-    Py_CLEAR(self->xmpp);
-    Py_CLEAR(self->feed);
-    Py_CLEAR(self->create_future);
-    Py_CLEAR(self->call_later);
-    Py_CLEAR(self->log_enabled);
-    Py_CLEAR(self->send_queue);
-    Py_CLEAR(self->normalize_jid);
-    Py_CLEAR(self->send_slow);
-    Py_CLEAR(self->on_timeout);
-    Py_CLEAR(self->sm);
-    Py_CLEAR(self->expire);
-    Py_CLEAR(self->timer);
-    Py_CLEAR(self->jids);
-    Py_CLEAR(self->parser);
-    Py_CLEAR(self->parser_flush);
-    Py_CLEAR(self->write);
+    drop_all_entries(self);
+#define NONE_FIELD(name) Py_XSETREF(self->name, Py_NewRef(Py_None));
+    TAP_REQUIRED_FIELDS(NONE_FIELD)
+#undef NONE_FIELD
+#define CLEAR_FIELD(name) Py_CLEAR(self->name);
+    TAP_OPTIONAL_FIELDS(CLEAR_FIELD)
+#undef CLEAR_FIELD
+    /* Emptied, still a dict: reply_jid() relies on it. */
+    PyDict_Clear(self->jids);
     return 0;
 }
 
+/* Also frees a Tap that tap_new() could not finish. */
 static void
 tap_dealloc(TapObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
     PyObject_GC_UnTrack(self);
-    tap_clear(self);
-    if (self->inflight.slots != NULL) {
-        inflight_free(&self->inflight);
-    }
+    drop_all_entries(self);
+#define CLEAR_FIELD(name) Py_CLEAR(self->name);
+    TAP_REQUIRED_FIELDS(CLEAR_FIELD)
+    TAP_OPTIONAL_FIELDS(CLEAR_FIELD)
+#undef CLEAR_FIELD
+    Py_CLEAR(self->jids);
+    inflight_free(&self->inflight);
     scanner_free(&self->scanner);
     stanza_parser_free(self->stanza_parser);
     PyMem_Free(self->events);
@@ -1511,26 +1551,118 @@ tap_tp_call(PyObject *self, PyObject *args, PyObject *kwds)
                     (size_t)PyTuple_GET_SIZE(args), NULL);
 }
 
-static PyMemberDef tap_members[] = {
-    {"answer_pings", Py_T_BOOL, offsetof(TapObject, answer_pings), 0,
-     "Answer ping requests in C."},
-    {"complete_pongs", Py_T_BOOL, offsetof(TapObject, complete_pongs), 0,
-     "Complete pings from their results in C."},
-    {"direct_send", Py_T_BOOL, offsetof(TapObject, direct_send), 0,
-     "Write stanzas to the transport directly."},
-    {"deliver_without_delay", Py_T_BOOL,
-     offsetof(TapObject, deliver_without_delay), 0,
-     "Flush slixmpp's parser after each read that ends a stanza, so that "
-     "no stanza waits for the next read (expat >= 2.6 only)."},
-    {"reparse_deferral", Py_T_BOOL, offsetof(TapObject, reparse_deferral), 0,
-     "Whether expat may hold input back (>= 2.6.0); read at each new "
-     "stream."},
-    {"sm", Py_T_OBJECT_EX, offsetof(TapObject, sm), 0,
-     "Stream Management's accounting, or None."},
-    {"received_at", Py_T_DOUBLE, offsetof(TapObject, received_at),
-     Py_READONLY,
+/* ---- attributes -------------------------------------------------------- */
+
+/* Deleting a setting would leave nothing to read: refused, as CPython's
+   own getsets refuse it. */
+static int
+refuse_delete(const PyObject *value)
+{
+    if (value == NULL) {
+        PyErr_SetString(PyExc_TypeError, "cannot delete attribute");
+        return -1;
+    }
+    return 0;
+}
+
+/* The flags' getset closures: where each lives in a TapObject. */
+static size_t flag_offsets[] = {
+    offsetof(TapObject, answer_pings),
+    offsetof(TapObject, complete_pongs),
+    offsetof(TapObject, direct_send),
+    offsetof(TapObject, deliver_without_delay),
+    offsetof(TapObject, reparse_deferral),
+};
+
+static char *
+flag_of(TapObject *self, void *closure)
+{
+    return (char *)self + *(const size_t *)closure;
+}
+
+static PyObject *
+flag_get(TapObject *self, void *closure)
+{
+    return PyBool_FromLong(*flag_of(self, closure));
+}
+
+static int
+flag_set(TapObject *self, PyObject *value, void *closure)
+{
+    if (refuse_delete(value) < 0) {
+        return -1;
+    }
+    if (!PyBool_Check(value)) {
+        PyErr_SetString(PyExc_TypeError, "attribute value type must be bool");
+        return -1;
+    }
+    *flag_of(self, closure) = (char)(value == Py_True);
+    return 0;
+}
+
+static PyObject *
+sm_get(TapObject *self, void *Py_UNUSED(closure))
+{
+    return Py_NewRef(self->sm);
+}
+
+/* None, or what counts stanzas for Stream Management: incoming() and
+   outgoing(type, id, to, ifrom, lang). */
+static int
+sm_set(TapObject *self, PyObject *value, void *Py_UNUSED(closure))
+{
+    if (refuse_delete(value) < 0) {
+        return -1;
+    }
+    if (value != Py_None) {
+        CoreState *st = tap_state(self);
+        int has_in = PyObject_HasAttrWithError(value, st->str_incoming);
+        int has_out = has_in == 1
+                      ? PyObject_HasAttrWithError(value, st->str_outgoing) : 0;
+        if (has_in < 0 || has_out < 0) {
+            return -1;
+        }
+        if (!has_out) {
+            PyErr_Format(PyExc_TypeError, "sm must be None or have "
+                         "incoming() and outgoing(), not %.100s",
+                         Py_TYPE(value)->tp_name);
+            return -1;
+        }
+    }
+    Py_SETREF(self->sm, Py_NewRef(value));
+    return 0;
+}
+
+static PyObject *
+received_at_get(TapObject *self, void *Py_UNUSED(closure))
+{
+    return PyFloat_FromDouble(self->received_at);
+}
+
+#define FLAG(name, index, doc)                                        \
+    {name, (getter)flag_get, (setter)flag_set, doc, &flag_offsets[index]}
+
+static PyGetSetDef tap_getsets[] = {
+    FLAG("answer_pings", 0, "Answer ping requests in C."),
+    FLAG("complete_pongs", 1, "Complete pings from their results in C."),
+    FLAG("direct_send", 2, "Write stanzas to the transport directly."),
+    FLAG("deliver_without_delay", 3,
+         "Flush slixmpp's parser after each read that ends a stanza, so "
+         "that no stanza waits for the next read (expat >= 2.6 only)."),
+    FLAG("reparse_deferral", 4,
+         "Whether expat may hold input back (>= 2.6.0); read at each new "
+         "stream."),
+    {"sm", (getter)sm_get, (setter)sm_set,
+     "Stream Management's accounting, or None.", NULL},
+    {"received_at", (getter)received_at_get, NULL,
      "time.monotonic() when the last stanza was received (any read while "
-     "the tap is passive); 0.0 before the first."},
+     "the tap is passive); 0.0 before the first.", NULL},
+    {NULL, NULL, NULL, NULL, NULL}
+};
+
+#undef FLAG
+
+static PyMemberDef tap_members[] = {
     {"__vectorcalloffset__", Py_T_PYSSIZET, offsetof(TapObject, vectorcall),
      Py_READONLY, NULL},
     {NULL, 0, 0, 0, NULL}
@@ -1542,13 +1674,13 @@ static PyType_Slot tap_slots[] = {
                 "on_timeout)\n--\n\n"
                 "slixmpp's data_received with the ping fast path in front."},
     {Py_tp_new, tap_new},
-    {Py_tp_init, tap_init},
     {Py_tp_call, tap_tp_call},
     {Py_tp_traverse, tap_traverse},
     {Py_tp_clear, tap_clear},
     {Py_tp_dealloc, tap_dealloc},
     {Py_tp_methods, tap_ping_methods},
     {Py_tp_members, tap_members},
+    {Py_tp_getset, tap_getsets},
     {0, NULL}
 };
 
@@ -1556,7 +1688,7 @@ static PyType_Spec tap_spec = {
     .name = "slixmpp_ping_c._core.Tap",
     .basicsize = sizeof(TapObject),
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC
-             | Py_TPFLAGS_HAVE_VECTORCALL,
+             | Py_TPFLAGS_HAVE_VECTORCALL | Py_TPFLAGS_IMMUTABLETYPE,
     .slots = tap_slots,
 };
 

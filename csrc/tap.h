@@ -32,6 +32,11 @@ typedef enum {
                        between stanzas */
 } SyncState;
 
+/* Made whole by Tap() (tap_new() in tap.c) or not at all: no __init__, no
+   subclass.  The Python objects from xmpp to expire are never NULL (the
+   collector's tp_clear makes them None), nor are jids, stanza_parser and
+   the in-flight table; timer, parser, parser_flush and write are NULL when
+   there is none. */
 typedef struct {
     PyObject_HEAD
     vectorcallfunc vectorcall;

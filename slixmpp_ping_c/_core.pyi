@@ -4,7 +4,7 @@ import asyncio
 import logging
 from asyncio import AbstractEventLoop, Future
 from collections.abc import Callable
-from typing import Any
+from typing import Any, final
 
 def parse_stanza(data: bytes) -> dict[str, Any]:
     """name, type, id, from, to, lang (str or None) and is_ping (bool)."""
@@ -13,24 +13,36 @@ def build_result(id: str, to: str | None, ifrom: str | None = None,
                  lang: str | None = None) -> bytes: ...
 def reply_to_ping(data: bytes) -> bytes | None: ...
 
+@final
 class Peer:
-    jid: Any
-    to: str
-    allowed: tuple[str, ...] | None
-    own_host: bool
-    sent: int
+    # Made whole by Peer(jid, to): no __init__ to run again, no subclass.
+    @property
+    def jid(self) -> Any: ...
+    @property
+    def to(self) -> str: ...
+    @property
+    def allowed(self) -> tuple[str, ...] | None: ...
+    @property
+    def own_host(self) -> bool: ...
+    @property
+    def sent(self) -> int: ...
     # set by the plugin (identity None: dropped from stats())
     identity: int | None
     self_jid: Any
-    def __init__(self, jid: Any, to: str) -> None: ...
+    def __new__(cls, jid: Any, to: str) -> Peer: ...
     def configure(self, allowed: tuple[str, ...] | None,
                   own_host: bool) -> None: ...
     def record(self, rtt: float) -> None: ...  # ValueError unless finite, >= 0
     def record_lost(self) -> None: ...
+    # (sent, received, lost, last, min, avg, max, mdev): avg and mdev by
+    # Welford's method, mdev as statistics.pstdev() of every round trip
     def stats(self) -> tuple[int, int, int, float | None, float | None,
                              float | None, float | None, float | None]: ...
 
+@final
 class Tap:
+    # Made whole by Tap(...): no __init__ to run again, no subclass.  The
+    # settable attributes refuse deletion and other types (TypeError).
     answer_pings: bool
     complete_pongs: bool
     direct_send: bool
@@ -38,18 +50,20 @@ class Tap:
     deliver_without_delay: bool
     # expat >= 2.6: parsing may wait for more input
     reparse_deferral: bool
+    # None, or an object with incoming() and outgoing(type, id, to, ifrom,
+    # lang)
     sm: Any
     # time.monotonic() of the last stanza received; 0.0 before the first
     @property
     def received_at(self) -> float: ...
-    def __init__(self, xmpp: Any, feed: Callable[[bytes], None],
+    def __new__(cls, xmpp: Any, feed: Callable[[bytes], None],
                  loop: AbstractEventLoop, *, default_ns: str,
                  component: bool, log: logging.Logger,
                  send_queue: asyncio.Queue[Any],
                  normalize_jid: Callable[[str], str | None],
                  send_slow: Callable[[str, Peer, str | None], None],
                  on_timeout: Callable[[str, Future[Any], Peer, Any, bool],
-                                      None]) -> None: ...
+                                      None]) -> Tap: ...
     def __call__(self, data: bytes | str) -> None: ...
     # id: the ping's id (xmpp.new_id() when overridden); None: one of ours
     def send_ping(self, peer: Peer, ifrom: str | None, timeout: float,
@@ -64,3 +78,6 @@ class Tap:
     # registered mid-stream: start where the stream can be followed
     def join_stream(self) -> None: ...
     def cancel_all(self) -> None: ...
+    # drops the pings whose future was cancelled (no timeout handler runs):
+    # how many
+    def forget_cancelled(self) -> int: ...
