@@ -910,7 +910,7 @@ SEED_EVENTS = ('ping-written', 'ping-sent-slow', 'ping-answered',
                'cancelled', 'nested-call', 'hook-raised', 'real-loop')
 
 
-def seeds(tries: int = 20000) -> dict[str, bytes]:
+def seeds(tries: int = 40000) -> dict[str, bytes]:
     """For each of SEED_EVENTS, the shortest of some random programs that
     gets there (with every known defect left out, so that the corpus runs
     on any build): a deterministic search, not hand-written bytes that a
