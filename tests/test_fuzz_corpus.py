@@ -50,6 +50,8 @@ def test_the_oracle_sees_a_consumed_stanza_out_of_place() -> None:
     assert not fuzz_tap.consumed(got[0], expected[0][1])
 
 
+# A process each (the slow tier of the test tiers: it starts processes).
+@pytest.mark.slow
 @pytest.mark.parametrize('path', API_CORPUS, ids=[p.name for p in API_CORPUS])
 def test_api_program_runs_clean(path: Path) -> None:
     env = dict(os.environ, PYTHONPATH=str(FUZZ_DIR.parent.parent))
