@@ -29,7 +29,7 @@ issue 11, to time each alone or look past them:
   3  ``del tap.sm``;
   4  a Peer re-initialised from inside a call into the core;
   5  Tap.__init__ run again after it failed;
-and what it found besides them (see the report in the commit log):
+and what it found besides them (tests/fuzz/found/ reproduces each):
   N1 slixmpp's parser or transport replaced, gone, or failing to be read,
      and the stream changed, from inside a call (send_ping writes through
      the transport's write() that a re-entrant read or join_stream() made
