@@ -251,3 +251,4 @@ include mk/slixmpp-matrix.mk
 include mk/bench.mk
 include mk/layout.mk
 include mk/pytypes.mk
+include mk/fuzz-api.mk

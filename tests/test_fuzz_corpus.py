@@ -2,11 +2,15 @@
 corpus, which holds every input fuzzing found the tap failing on: through
 the tap, slixmpp gets the stanzas its own parser finds, less the ones the
 tap consumed, in the same order, and refuses a malformed stream the same
-way."""
+way.  And the public API's harness (tests/fuzz/fuzz_api.py) on its corpus:
+each program runs to its end, its oracle holding, in a process of its own,
+since what it would find is a crash."""
 
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -15,6 +19,9 @@ import pytest
 
 FUZZ_DIR = Path(__file__).parent / 'fuzz'
 CORPUS = sorted((FUZZ_DIR / 'corpus' / 'tap').iterdir())
+API_CORPUS = sorted((FUZZ_DIR / 'corpus' / 'api').iterdir())
+# The harnesses import their helper (instrumented.py) from their directory.
+sys.path.insert(0, str(FUZZ_DIR))
 
 
 def load_harness() -> ModuleType:
@@ -41,3 +48,17 @@ def test_the_oracle_sees_a_consumed_stanza_out_of_place() -> None:
     got = [('answer', b'<iq type="result" id="1"/>')]
     expected = [('stanza', b'<message xmlns="jabber:client" id="1"/>')]
     assert not fuzz_tap.consumed(got[0], expected[0][1])
+
+
+# A process each (the slow tier of the test tiers: it starts processes).
+@pytest.mark.slow
+@pytest.mark.parametrize('path', API_CORPUS, ids=[p.name for p in API_CORPUS])
+def test_api_program_runs_clean(path: Path) -> None:
+    env = dict(os.environ, PYTHONPATH=str(FUZZ_DIR.parent.parent))
+    env.pop('FUZZ_CORE', None)
+    env.pop('FUZZ_API_EXCLUDE', None)
+    done = subprocess.run(
+        [sys.executable, '-X', 'faulthandler', str(FUZZ_DIR / 'fuzz_api.py'),
+         '--replay', str(path)],
+        check=False, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-4000:]

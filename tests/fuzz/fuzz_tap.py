@@ -25,28 +25,15 @@ module built in place.  ``check(data)`` is the oracle, for regression tests.
 from __future__ import annotations
 
 import ast
-import importlib.util
 import logging
-import os
 import sys
 import types
 import typing
 import xml.etree.ElementTree as ET
 
+from instrumented import load_core
 
-def _load_core() -> None:
-    """The instrumented module takes the place of the one built in place."""
-    path = os.environ.get('FUZZ_CORE')
-    if not path:
-        return
-    spec = importlib.util.spec_from_file_location('slixmpp_ping_c._core', path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules['slixmpp_ping_c._core'] = module
-    spec.loader.exec_module(module)
-
-
-_load_core()
+load_core()
 
 from slixmpp.xmlstream.xmlstream import XMLStream  # noqa: E402
 
