@@ -19,6 +19,7 @@ import subprocess
 import sys
 import textwrap
 import weakref
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -657,3 +658,24 @@ def test_tap_in_a_cycle_is_collected() -> None:
     ref = asyncio.run(main())
     gc.collect()
     assert ref() is None
+
+
+# ---- what fuzz_api found besides (tests/fuzz/regressions/) --------------
+
+REGRESSIONS = Path(__file__).resolve().parent / 'fuzz' / 'regressions'
+
+
+@pytest.mark.parametrize('script, last_line', [
+    # N1: send_ping() wrote through a write() a re-entrant read had dropped
+    ('n1_write_dropped.py', 'no crash'),
+    # N2: track() undid an entry the timer's callback had released; the
+    # second ping timed out (lost), the first is still in flight
+    ('n2_track_released.py', 'pending 1 sent 2 - no crash'),
+])
+@pytest.mark.slow  # a child interpreter: a crash is a failure
+def test_fuzz_api_findings_are_fixed(script: str, last_line: str) -> None:
+    proc = subprocess.run([sys.executable, str(REGRESSIONS / script)],
+                          capture_output=True, text=True, env=child_env(),
+                          timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.splitlines()[-1] == last_line
