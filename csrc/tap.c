@@ -208,20 +208,21 @@ tap_can_write(TapObject *self, int *debug)
 int
 tap_write_out(TapObject *self)
 {
-    PyObject *write = Py_XNewRef(self->write);
-    PyObject *bytes = NULL;
-    if (write != NULL) {
-        bytes = PyBytes_FromStringAndSize(self->out.data,
-                                          (Py_ssize_t)self->out.len);
+    PyObject *transport_write = Py_XNewRef(self->write);
+    if (transport_write == NULL) {
+        self->out.len = 0;
+        return 0;
     }
+    PyObject *bytes = PyBytes_FromStringAndSize(self->out.data,
+                                                (Py_ssize_t)self->out.len);
     self->out.len = 0;
-    if (write == NULL || bytes == NULL) {
-        Py_XDECREF(write);
-        return write == NULL ? 0 : -1;
+    if (bytes == NULL) {
+        Py_DECREF(transport_write);
+        return -1;
     }
-    PyObject *r = PyObject_CallOneArg(write, bytes);
+    PyObject *r = PyObject_CallOneArg(transport_write, bytes);
     Py_DECREF(bytes);
-    Py_DECREF(write);
+    Py_DECREF(transport_write);
     Py_XDECREF(r);
     return r == NULL ? -1 : 0;
 }
