@@ -26,9 +26,9 @@ import pytest
 import slixmpp
 from slixmpp.plugins.xep_0199.ping import XEP_0199 as SlixmppXEP_0199
 
-from memstream import client_stream, error_xml, result_xml, use_ping_plugin
-from conftest import PROSODY_ACCOUNTS
-from prosody import Prosody, free_port
+from tests.memstream import client_stream, error_xml, result_xml, use_ping_plugin
+from tests.conftest import PROSODY_ACCOUNTS
+from tests.prosody import Prosody, free_port
 import slixmpp_ping_c
 from slixmpp_ping_c import cli
 from slixmpp_ping_c.cli.pinging import flood
