@@ -29,7 +29,7 @@ import slixmpp
 
 from slixmpp_ping_c.cli.args import (PROG, Failure, parse_args,
                                      read_password, setup_logging)
-from slixmpp_ping_c.cli.pinging import Pinger, flood, impl_name, make_client
+from slixmpp_ping_c.cli.pinging import impl_name, make_client, ping
 from slixmpp_ping_c.cli.report import (EXIT_ERROR, EXIT_INTERRUPTED,
                                        EXIT_PONG, Report, out)
 from slixmpp_ping_c.cli.signals import Interrupted, Stop, exit_now
@@ -58,19 +58,6 @@ async def login(xmpp: slixmpp.ClientXMPP, session: Session,
 async def watch_connection(session: Session, stop: Stop) -> None:
     await session.lost.wait()
     stop.set('connection lost')
-
-
-async def ping(xmpp: slixmpp.ClientXMPP, args: argparse.Namespace,
-               report: Report, stop: Stop) -> None:
-    """Ping as asked, until done or stopped."""
-    plugin = xmpp.plugin['xep_0199']
-    report.begin()
-    if args.flood is not None:
-        await flood(plugin, args.target, args.flood, args.timeout, report,
-                    stop)
-    else:
-        await Pinger(plugin, args.target, args.timeout, report).run(
-            args.count, args.interval, stop)
 
 
 async def run(args: argparse.Namespace, password: str) -> int:

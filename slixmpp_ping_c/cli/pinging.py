@@ -3,6 +3,7 @@ flood of pings at once."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import sys
 from typing import Any
@@ -14,6 +15,7 @@ from slixmpp.plugins.base import BasePlugin, register_plugin
 
 from slixmpp_ping_c.cli.report import Progress, Report, out
 from slixmpp_ping_c.cli.signals import Stop
+
 
 # ---- the plugin -------------------------------------------------------
 
@@ -135,3 +137,16 @@ async def flood(plugin: Any, target: JID, n: int, timeout: float,
         stopped.cancel()
         await asyncio.gather(pings, stopped, return_exceptions=True)
         progress.close()
+
+
+async def ping(xmpp: slixmpp.ClientXMPP, args: argparse.Namespace,
+               report: Report, stop: Stop) -> None:
+    """Ping as asked, until done or stopped."""
+    plugin = xmpp.plugin['xep_0199']
+    report.begin()
+    if args.flood is not None:
+        await flood(plugin, args.target, args.flood, args.timeout, report,
+                    stop)
+    else:
+        await Pinger(plugin, args.target, args.timeout, report).run(
+            args.count, args.interval, stop)
