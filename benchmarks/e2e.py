@@ -417,7 +417,7 @@ def main() -> None:
     parser.add_argument('--json', type=Path,
                         help='where to write the raw figures')
     args = parser.parse_args()
-    import report
+    from benchmarks import report
     results = asyncio.run(measure(
         E2E_QUICK if args.quick else E2E_FULL, args.server,
         FLOOD_QUICK if args.quick else FLOOD_FULL))
