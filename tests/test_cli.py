@@ -501,6 +501,8 @@ def test_bad_usage() -> None:
     (['--jid', 'a@b', '-W', 'nan', 'b'], "argument -W/--timeout: not a positive number: 'nan'"),
     (['--jid', 'a@b', '--port', '65536', 'b'], "argument --port: not a TCP port: '65536'"),
     (['--jid', 'a@b', '--impl', 'rust', 'b'], "argument --impl: invalid choice: 'rust'"),
+    # The plugins are named for whose they are: ours, slixmpp (no more c).
+    (['--jid', 'a@b', '--impl', 'c', 'b'], "argument --impl: invalid choice: 'c'"),
     (['--jid', 'a@b', '--flood', '10', '-c', '3', 'b'], '--flood cannot be combined with -c or -i'),
     (['--jid', 'a@b', 'b', '--password', 'x'], 'unrecognized arguments: --password x'),
 ])
