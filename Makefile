@@ -70,17 +70,17 @@ test-oldest: build $(VENV_OLDEST)/.deps-installed
 	$(VENV_OLDEST)/bin/python -m pytest $(PYTEST_ARGS)
 
 bench: build
-	$(VENV)/bin/python benchmarks/run.py
+	$(VENV)/bin/python -m benchmarks.run
 
 # A million ping cycles through the plugin in memory: memory stays flat and
 # the reference counts of what the C code touches do not move.
 leaks: build
-	$(VENV)/bin/python benchmarks/leaks.py
+	$(VENV)/bin/python -m benchmarks.leaks
 
 # A throwaway Prosody on loopback; slixmpp-ping against it and against a
 # second account, then 5,000 concurrent pings with slixmpp's plugin and ours.
 demo: build
-	$(VENV)/bin/python tests/demo.py
+	$(VENV)/bin/python -m tests.demo
 
 # An sdist and a binary wheel in $(DIST); the wheel repaired by auditwheel
 # so that libxml2 (and what it links) travels inside it, as lxml's do.

@@ -2,7 +2,7 @@
 benchmarks (run.py) measure the slixmpp_ping_c of an older commit and this
 tree's, alternately, and one table gives each row's figure for both.
 
-    python benchmarks/compare.py OLD_COMMIT [--rounds N] [--quick] [--no-e2e]
+    python -m benchmarks.compare OLD_COMMIT [--rounds N] [--quick] [--no-e2e]
 
 The old commit is checked out into build/bench-old/<commit> (a git
 worktree, reused) and its extension built in place with this interpreter.
@@ -48,9 +48,9 @@ def old_tree(commit: str) -> Path:
 
 def run_bench(tree: Path, out: Path, flags: list[str]) -> list[dict[str, Any]]:
     env = {**os.environ, 'SLIXMPP_PING_C_BENCH_TREE': str(tree)}
-    subprocess.run((sys.executable, str(HERE / 'run.py'), '--json', str(out),
+    subprocess.run((sys.executable, '-m', 'benchmarks.run', '--json', str(out),
                     '--plot', str(out.with_suffix('.png')), *flags),
-                   env=env, check=True)
+                   env=env, cwd=ROOT, check=True)
     return json.loads(out.read_text())['table']
 
 

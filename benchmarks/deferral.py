@@ -4,7 +4,7 @@ side on this interpreter (the option flushes slixmpp's parser only where
 expat defers: 2.6 and newer, CPython 3.13).  Paired blocks as in run.py's
 'other traffic' row; the ratios are the medians of the blocks' ratios.
 
-    .venv-py3.13/bin/python benchmarks/deferral.py
+    .venv-py3.13/bin/python -m benchmarks.deferral
 """
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ import time
 from contextlib import AsyncExitStack
 from typing import Any
 
-import harness
-from memstream import client_stream
+from benchmarks import harness
+from tests.memstream import client_stream
 
 WORLDS = {'slixmpp': ('slixmpp', {}), 'ours': ('ours', {}),
           'ours, deliver_without_delay': ('ours', {'deliver_without_delay': True})}

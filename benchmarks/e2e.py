@@ -4,7 +4,7 @@ by side in one run: slixmpp's XEP-0199 plugin, slixmpp_ping_c's, and a
 bare-socket client that logs in and pipelines the pings in one write
 (benchmarks/bare_client.py).
 
-    python benchmarks/e2e.py [--quick] [--server prosody|ejabberd] [--json PATH]
+    python -m benchmarks.e2e [--quick] [--server prosody|ejabberd] [--json PATH]
 
 Each run gets a fresh server and a fresh client, so that no run's backlog
 slows the next; Prosody runs with Nagle's algorithm off (PROSODY_CONFIG),
@@ -41,15 +41,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-# harness puts the project and tests/ on sys.path.
-from harness import IMPLEMENTATIONS
+# harness first: it says which tree's slixmpp_ping_c is measured.
+from benchmarks.harness import IMPLEMENTATIONS
 
 import slixmpp
-from bare_client import BareClient
-from memstream import use_ping_plugin
-from ejabberd import FLOOD_MOD_PING, Ejabberd
-from loopback_server import LoopbackServer
-from prosody import Prosody, connect_client
+from benchmarks.bare_client import BareClient
+from slixmpp_ping_c.session import Session, client_session
+from tests.memstream import use_ping_plugin
+from tests.ejabberd import FLOOD_MOD_PING, Ejabberd
+from tests.loopback_server import LoopbackServer
+from tests.prosody import Prosody
 
 USER, PASSWORD = 'bench', 'bench-password'
 IMPLS = ('slixmpp', 'ours', 'bare')
@@ -136,48 +137,15 @@ def new_server(kind: str, **options: int) -> LoopbackServer:
 
 # ---- the clients --------------------------------------------------------------
 
-async def slixmpp_client(impl: str, server: LoopbackServer
-                         ) -> slixmpp.ClientXMPP:
+async def slixmpp_client(impl: str, server: LoopbackServer) -> Session:
     """A ClientXMPP with ``impl``'s xep_0199 (and no Stream Management),
     its session started."""
     xmpp = slixmpp.ClientXMPP(server.jid(USER) + '/bench', PASSWORD)
     xmpp.register_plugin('xep_0030')
     with use_ping_plugin(IMPLEMENTATIONS[impl]):
         xmpp.register_plugin('xep_0199')
-    loop = asyncio.get_running_loop()
-    started: asyncio.Future[None] = loop.create_future()
-
-    def done(error: str | None = None) -> None:
-        if not started.done():
-            if error is None:
-                started.set_result(None)
-            else:
-                started.set_exception(RuntimeError(error))
-    xmpp.add_event_handler('session_start', lambda event: done())
-    xmpp.add_event_handler('failed_auth',
-                           lambda event: done('authentication failed'))
-    xmpp.add_event_handler('connection_failed',
-                           lambda event: done(f'connection failed: {event}'))
-    connect_client(xmpp, server)
-    await asyncio.wait_for(started, LOGIN_TIMEOUT)
-    return xmpp
-
-
-async def disconnect(xmpp: slixmpp.ClientXMPP) -> None:
-    if xmpp.transport is not None:   # not already disconnected
-        gone = asyncio.Event()
-        xmpp.add_event_handler('disconnected', lambda event: gone.set())
-        xmpp.disconnect()
-        try:
-            await asyncio.wait_for(gone.wait(), 10)
-        except TimeoutError:
-            xmpp.abort()
-    # slixmpp cancels its send loop only when the client is garbage
-    # collected, and asyncio then warns that a pending task was destroyed.
-    sender = getattr(xmpp, '_run_out_filters', None)
-    if sender is not None and not sender.done():
-        sender.cancel()
-        await asyncio.gather(sender, return_exceptions=True)
+    return await client_session(xmpp, server.host, server.c2s_port,
+                                no_tls=True, timeout=LOGIN_TIMEOUT)
 
 
 async def plugin_flood(xmpp: slixmpp.ClientXMPP, domain: str, n: int,
@@ -221,31 +189,31 @@ async def run_once(kind: str, impl: str, n: int) -> dict[str, Any]:
     the ``kind``, timed from the first ping sent to the last answer."""
     with new_server(kind) as server:
         client: BareClient | None = None
-        xmpp: slixmpp.ClientXMPP | None = None
+        session: Session | None = None
         if impl == 'bare':
             client = await BareClient.connect(
                 server.host, server.c2s_port, server.jid(USER), PASSWORD,
                 timeout=LOGIN_TIMEOUT)
         else:
-            xmpp = await slixmpp_client(impl, server)
+            session = await slixmpp_client(impl, server)
         window = Window(server.pid)
         gc.collect()
         made = time.perf_counter()
         if client is not None:
             await client.flood(n, timeout=RUN_TIMEOUT, on_start=window.open)
         else:
-            assert xmpp is not None
+            assert session is not None
             await asyncio.wait_for(
-                plugin_flood(xmpp, server.domain, n, window.open),
+                plugin_flood(session.xmpp, server.domain, n, window.open),
                 RUN_TIMEOUT)
         figures = window.close()
         if client is not None:
             await client.close()
         else:
-            assert xmpp is not None
-            if impl == 'ours' and xmpp.plugin['xep_0199'].pending():
+            assert session is not None
+            if impl == 'ours' and session.xmpp.plugin['xep_0199'].pending():
                 raise RuntimeError('pings left pending')
-            await disconnect(xmpp)
+            await session.close()
         return {'n': n, **figures,
                 'pings_per_s': n / figures['seconds'],
                 # Making the N ping() tasks (or the bare client's bytes),
@@ -283,8 +251,8 @@ async def client_cpu_once(way: str, n: int) -> float:
                 await client.flood(n, timeout=RUN_TIMEOUT)
                 spent = own_cpu() - before
         else:
-            xmpp = await slixmpp_client('ours', server)
-            plugin = xmpp.plugin['xep_0199']
+            session = await slixmpp_client('ours', server)
+            plugin = session.xmpp.plugin['xep_0199']
             gc.collect()
             before = own_cpu()
             if way == 'ping_many':
@@ -297,7 +265,7 @@ async def client_cpu_once(way: str, n: int) -> float:
                     *(plugin.ping(jid, timeout=PING_TIMEOUT)
                       for jid in targets)), RUN_TIMEOUT)
             spent = own_cpu() - before
-            await disconnect(xmpp)
+            await session.close()
             if len(rtts) != n or not all(isinstance(r, float) for r in rtts):
                 raise RuntimeError(f'{way}: not {n} answers')
     return spent / n * 1e6
@@ -354,7 +322,8 @@ async def flood_under_mod_ping(impl: str, n: int) -> dict[str, Any]:
     pings were answered, and the longest stall of the event loop."""
     with new_server('ejabberd', **FLOOD_MOD_PING) as server:
         assert isinstance(server, Ejabberd)
-        xmpp = await slixmpp_client(impl, server)
+        session = await slixmpp_client(impl, server)
+        xmpp = session.xmpp
         gone = asyncio.Event()
         xmpp.add_event_handler('disconnected', lambda event: gone.set())
         plugin = xmpp.plugin['xep_0199']
@@ -386,7 +355,7 @@ async def flood_under_mod_ping(impl: str, n: int) -> dict[str, Any]:
             'server_pings_answered_in_c':
                 plugin._tap.counters()[0] if impl == 'ours' else None,
             'server_complaints': server.complaints()}
-        await disconnect(xmpp)
+        await session.close()
         return result
 
 
@@ -448,7 +417,7 @@ def main() -> None:
     parser.add_argument('--json', type=Path,
                         help='where to write the raw figures')
     args = parser.parse_args()
-    import report
+    from benchmarks import report
     results = asyncio.run(measure(
         E2E_QUICK if args.quick else E2E_FULL, args.server,
         FLOOD_QUICK if args.quick else FLOOD_FULL))

@@ -10,7 +10,7 @@ reference counts of the objects the C code is handed or holds must stay
 exactly as they were.  Exit status 1 if traced memory grew by more than
 --max-growth or a reference count changed.
 
-    python benchmarks/leaks.py [--cycles 1000000]
+    python -m benchmarks.leaks [--cycles 1000000]
 """
 from __future__ import annotations
 
@@ -20,9 +20,9 @@ import sys
 import time
 
 import slixmpp
-from harness import fresh_client
+from benchmarks.harness import fresh_client
 
-from leakcheck import Cycler, measure
+from tests.leakcheck import Cycler, measure
 
 
 def mib(n: float) -> str:

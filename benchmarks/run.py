@@ -4,7 +4,7 @@ end to end through a throwaway Prosody and a throwaway ejabberd, with a
 bare-socket client too, and floods under ejabberd's mod_ping
 (benchmarks/e2e.py).
 
-    python benchmarks/run.py [--quick] [--no-e2e] [--json PATH] [--plot PATH]
+    python -m benchmarks.run [--quick] [--no-e2e] [--json PATH] [--plot PATH]
 
 Prints one table, writes the raw figures as JSON (benchmarks/results.json)
 and plots the cost of ping() against the pings in flight
@@ -30,11 +30,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import e2e
-import harness
-import report
-from harness import (IMPLEMENTATIONS, FullCollections, Written, fresh_client,
-                     late_client, reads)
+from benchmarks import e2e, harness, report
+from benchmarks.harness import (IMPLEMENTATIONS, FullCollections, Written, fresh_client,
+                                late_client, reads)
 
 import slixmpp
 from slixmpp.xmlstream import ET, tostring

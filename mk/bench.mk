@@ -3,4 +3,4 @@
 .PHONY: bench-compare
 bench-compare: build
 	@test -n "$(OLD)" || { echo 'make bench-compare: say OLD=<commit>' >&2; exit 2; }
-	$(VENV)/bin/python benchmarks/compare.py $(OLD) $(BENCH_COMPARE_ARGS)
+	$(VENV)/bin/python -m benchmarks.compare $(OLD) $(BENCH_COMPARE_ARGS)

@@ -118,8 +118,8 @@ def pytest_report_header(config: pytest.Config) -> str:
 from typing import TYPE_CHECKING  # noqa: E402
 
 if TYPE_CHECKING:
-    from ejabberd import Ejabberd
-    from prosody import Prosody
+    from tests.ejabberd import Ejabberd
+    from tests.prosody import Prosody
 
 #: The accounts of the shared test Prosody, user -> password.
 PROSODY_ACCOUNTS = {user: f'{user}-password' for user in ('alice', 'bob', 'carol', 'dave')}
@@ -134,7 +134,7 @@ def prosody() -> Iterator[Prosody]:
     """One throwaway Prosody for the session (tests/prosody.py): started on
     first use, stopped and removed at the end, also after failures.  If it
     cannot start, every test using it errors with Prosody's own words."""
-    from prosody import Prosody
+    from tests.prosody import Prosody
     with Prosody(accounts=PROSODY_ACCOUNTS) as server:
         yield server
 
@@ -144,7 +144,7 @@ def ejabberd() -> Iterator[Ejabberd]:
     """One throwaway ejabberd for the session (tests/ejabberd.py), with the
     same accounts as Prosody, so that the Prosody tests' helpers serve it
     too.  If it cannot start, every test using it errors with its words."""
-    from ejabberd import Ejabberd
+    from tests.ejabberd import Ejabberd
     with Ejabberd(accounts=PROSODY_ACCOUNTS) as server:
         yield server
 
@@ -152,7 +152,7 @@ def ejabberd() -> Iterator[Ejabberd]:
 @pytest.fixture
 def own_prosody() -> Iterator[Prosody]:
     """A Prosody of the test's own, for tests that freeze or kill it."""
-    from prosody import Prosody
+    from tests.prosody import Prosody
     with Prosody(accounts=PROSODY_ACCOUNTS) as server:
         yield server
 

@@ -1,14 +1,15 @@
 """make demo: the slixmpp-ping command against a throwaway Prosody.
 
-    python tests/demo.py
+    python -m tests.demo
 
 Starts Prosody on loopback (tests/prosody.py) with two accounts, keeps bob
 online (a slixmpp client in this process), and runs, printing each command
 line first:
 
 1. ``slixmpp-ping -c 3`` against the server, then against bob;
-2. ``slixmpp-ping --flood 5000`` with slixmpp's own plugin (``--impl pure``)
-   and with slixmpp-ping-c's (``--impl c``), then compares their throughput.
+2. ``slixmpp-ping --flood 5000`` with slixmpp's own plugin
+   (``--impl slixmpp``) and with slixmpp-ping-c's (``--impl ours``), then
+   compares their throughput.
 
 Prosody is stopped at the end, also on Ctrl-C or an error.  Exit status: 0,
 1 when a run did not go as expected, 130 when interrupted.
@@ -26,13 +27,13 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import slixmpp
+
+import slixmpp_ping_c  # (bob answers with our plugin)
+from slixmpp_ping_c.session import Session, client_session
+from tests.prosody import Prosody, ProsodyError
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
-
-import slixmpp  # noqa: E402
-
-import slixmpp_ping_c  # noqa: E402  (bob answers with our plugin)
-from prosody import Prosody, ProsodyError, connect_client  # noqa: E402
 
 PASSWORDS = {'alice': 'alice-demo-pw', 'bob': 'bob-demo-pw'}
 BOB_RESOURCE = 'demo'
@@ -121,25 +122,11 @@ class Runner:
         return status, lines
 
 
-async def bob_online(server: Prosody) -> slixmpp.ClientXMPP:
+async def bob_online(server: Prosody) -> Session:
     bob = slixmpp.ClientXMPP(f'bob@{server.domain}/{BOB_RESOURCE}', PASSWORDS['bob'])
     bob.register_plugin('xep_0199')
-    started = asyncio.get_running_loop().create_future()
-    bob.add_event_handler('session_start', lambda event: started.done() or started.set_result(None))
     assert isinstance(bob.plugin['xep_0199'], slixmpp_ping_c.XEP_0199)
-    connect_client(bob, server)
-    await asyncio.wait_for(started, 10)
-    return bob
-
-
-async def bob_offline(bob: slixmpp.ClientXMPP) -> None:
-    closed = asyncio.get_running_loop().create_future()
-    bob.add_event_handler('disconnected', lambda event: closed.done() or closed.set_result(None))
-    bob.disconnect()
-    try:
-        await asyncio.wait_for(closed, 3)
-    except TimeoutError:
-        bob.abort()
+    return await client_session(bob, server.host, server.c2s_port, no_tls=True, timeout=10)
 
 
 async def pings(runner: Runner, target: str) -> None:
@@ -157,15 +144,15 @@ async def flood(runner: Runner, impl: str) -> Flood:
     return Flood(impl, int(m['received']), int(m['n']), float(m['seconds']), int(m['rate']))
 
 
-def comparison(pure: Flood, c: Flood) -> list[str]:
-    rows = [('', 'pure (slixmpp)', 'c (slixmpp-ping-c)'),
-            ('pings answered', f'{pure.received}/{pure.n}', f'{c.received}/{c.n}'),
-            ('wall time', f'{pure.seconds:.3f} s', f'{c.seconds:.3f} s'),
-            ('throughput', f'{pure.rate} pings/s', f'{c.rate} pings/s')]
+def comparison(theirs: Flood, ours: Flood) -> list[str]:
+    rows = [('', 'slixmpp', 'slixmpp-ping-c'),
+            ('pings answered', f'{theirs.received}/{theirs.n}', f'{ours.received}/{ours.n}'),
+            ('wall time', f'{theirs.seconds:.3f} s', f'{ours.seconds:.3f} s'),
+            ('throughput', f'{theirs.rate} pings/s', f'{ours.rate} pings/s')]
     table = [f'  {a:<16}{b:>18}{c_:>22}' for a, b, c_ in rows]
-    ratio = c.rate / pure.rate if pure.rate else float('inf')
+    ratio = ours.rate / theirs.rate if theirs.rate else float('inf')
     return [f'{FLOOD} concurrent pings to the server, one client:', *table, '',
-            f'pure {pure.rate} pings/s vs c {c.rate} pings/s: {ratio:.1f}× faster']
+            f'slixmpp {theirs.rate} vs slixmpp-ping-c {ours.rate} pings/s: {ratio:.1f}× faster']
 
 
 async def demo() -> None:
@@ -175,7 +162,8 @@ async def demo() -> None:
         runner.check()
         say(f'Prosody on {server.host}:{server.c2s_port} (a throwaway one, in {server.dir}), '
             f'accounts alice and bob; slixmpp {slixmpp.__version__}')
-        bob = await bob_online(server)
+        bob_session = await bob_online(server)
+        bob = bob_session.xmpp
         runner.check()
         say(f'bob is online as {bob.boundjid.full} (a slixmpp client in this process, '
             'with slixmpp-ping-c\'s plugin); alice pings with slixmpp-ping.')
@@ -187,12 +175,12 @@ async def demo() -> None:
             say(f'# 2. {FLOOD} pings at once: slixmpp\'s own plugin, then slixmpp-ping-c\'s')
             say('#    (slixmpp\'s matches every answer against every ping in flight: '
                 'this takes a while)')
-            pure = await flood(runner, 'pure')
-            c = await flood(runner, 'c')
-            for line in comparison(pure, c):
+            theirs = await flood(runner, 'slixmpp')
+            ours = await flood(runner, 'ours')
+            for line in comparison(theirs, ours):
                 say(line)
         finally:
-            await bob_offline(bob)
+            await bob_session.close()
     say('Prosody stopped.')
 
 

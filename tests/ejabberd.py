@@ -30,7 +30,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from loopback_server import LoopbackServer, ServerError, connect_client, free_port
+from tests.loopback_server import LoopbackServer, ServerError, connect_client, free_port
 
 __all__ = ['FLOOD_MOD_PING', 'Ejabberd', 'EjabberdError', 'connect_client', 'erl_libs']
 

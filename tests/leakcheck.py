@@ -29,7 +29,7 @@ from slixmpp.jid import JID
 from slixmpp.stanza import Iq
 
 from slixmpp_ping_c._core import Peer
-from memstream import CLIENT_JID, SERVER, MemoryStream, error_xml, ping_xml, result_xml
+from tests.memstream import CLIENT_JID, SERVER, MemoryStream, error_xml, ping_xml, result_xml
 
 JULIET = 'juliet@example.net/balcony'
 # An answer from here to a ping to JULIET is refused by MatchIDSender.

@@ -189,5 +189,5 @@ def connect_client(xmpp: Any, server: LoopbackServer) -> None:
     """Connect a slixmpp ClientXMPP to the server: plain TCP, SCRAM without
     TLS, on slixmpp 1.8.3 and the newest alike (as `slixmpp-ping --no-tls`
     does)."""
-    from slixmpp_ping_c.cli import start_connecting
-    start_connecting(xmpp, server.host, server.c2s_port, no_tls=True)
+    from slixmpp_ping_c.session import connect_client as connect
+    connect(xmpp, server.host, server.c2s_port, no_tls=True)

@@ -18,13 +18,11 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
 
-from loopback_server import (DOMAIN, LoopbackServer, ServerError, connect_client,
-                             free_port)
+from tests.loopback_server import (DOMAIN, LoopbackServer, ServerError, connect_client, free_port)
 
 __all__ = ['COMPONENT', 'COMPONENT_SECRET', 'DOMAIN', 'Prosody', 'ProsodyError',
-           'connect_client', 'connect_component', 'free_port']
+           'connect_client', 'free_port']
 
 COMPONENT = 'comp.localhost'
 COMPONENT_SECRET = 'component-secret'
@@ -137,9 +135,3 @@ Component {_lua(self.component)}
 
     def _ports(self) -> tuple[int, ...]:
         return (self.c2s_port, self.component_port)
-
-
-def connect_component(xmpp: Any, server: Prosody) -> None:
-    """Connect a slixmpp ComponentXMPP made with server.component and
-    server.component_secret."""
-    xmpp.connect(server.host, server.component_port)

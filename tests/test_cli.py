@@ -1,4 +1,4 @@
-"""The slixmpp-ping command (slixmpp_ping_c/cli.py) against a real Prosody.
+"""The slixmpp-ping command (slixmpp_ping_c/cli/) against a real Prosody.
 
 The command runs as a subprocess (``python -m slixmpp_ping_c``), so exit
 statuses and signals are real; the accounts it pings stay online in the
@@ -26,11 +26,15 @@ import pytest
 import slixmpp
 from slixmpp.plugins.xep_0199.ping import XEP_0199 as SlixmppXEP_0199
 
-from memstream import client_stream, error_xml, result_xml, use_ping_plugin
-from conftest import PROSODY_ACCOUNTS
-from prosody import Prosody, connect_client, free_port
+from tests.memstream import client_stream, error_xml, result_xml, use_ping_plugin
+from tests.conftest import PROSODY_ACCOUNTS
+from tests.prosody import Prosody, free_port
 import slixmpp_ping_c
 from slixmpp_ping_c import cli
+from slixmpp_ping_c.cli.pinging import flood
+from slixmpp_ping_c.cli.report import Report, Stats
+from slixmpp_ping_c.cli.signals import Stop
+from slixmpp_ping_c.session import client_session
 
 ROOT = Path(__file__).resolve().parent.parent
 # Where this suite found slixmpp_ping_c (the checkout, or make sanitize's
@@ -38,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_HOME = Path(slixmpp_ping_c.__file__).resolve().parent.parent
 PASSWORDS = PROSODY_ACCOUNTS
 # Headers name the plugin class's module.
-IMPL_MODULES = {'c': 'slixmpp_ping_c.plugin', 'pure': 'slixmpp.plugins.xep_0199.ping'}
+IMPL_MODULES = {'ours': 'slixmpp_ping_c.plugin', 'slixmpp': 'slixmpp.plugins.xep_0199.ping'}
 RUN_TIMEOUT = 30.0
 
 PONG = re.compile(r'pong from (?P<target>\S+): seq=(?P<seq>\d+) time=(?P<ms>\d+\.\d{3}) ms')
@@ -236,23 +240,17 @@ async def online(server: Prosody, user: str, resource: str,
     with use_ping_plugin(SlixmppXEP_0199):
         xmpp.register_plugin('xep_0199')
     xmpp.add_filter('in', incoming)
-    started = asyncio.get_running_loop().create_future()
-    xmpp.add_event_handler('session_start', lambda event: started.set_result(None))
-    connect_client(xmpp, server)
-    await asyncio.wait_for(started, 10)
+    session = await client_session(xmpp, server.host, server.c2s_port, no_tls=True)
     try:
         yield pinged_by
     finally:
-        closed = asyncio.get_running_loop().create_future()
-        xmpp.add_event_handler('disconnected', lambda event: closed.done() or closed.set_result(None))
-        xmpp.disconnect()
-        await asyncio.wait_for(closed, 5)
+        assert await session.close()
 
 
 # ---- pinging ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize('impl', ['c', 'pure'])
+@pytest.mark.parametrize('impl', ['ours', 'slixmpp'])
 def test_three_pings_to_the_server(server: Prosody, impl: str) -> None:
     result = run(command(server, '-c', '3', '-i', '0.2', '--impl', impl, 'localhost'))
     assert result.status == 0, result
@@ -308,7 +306,7 @@ async def test_unanswered_pings_time_out(server: Prosody) -> None:
     assert len(pinged_by) == 2
 
 
-@pytest.mark.parametrize('impl', ['c', 'pure'])
+@pytest.mark.parametrize('impl', ['ours', 'slixmpp'])
 def test_flood(server: Prosody, impl: str) -> None:
     result = run(command(server, '--flood', '200', '--impl', impl, 'localhost'))
     assert result.status == 0, result
@@ -419,14 +417,14 @@ async def test_ctrl_c_during_a_flood_of_slixmpps_plugin(server: Prosody) -> None
     # slixmpp's plugin holds the event loop for seconds in one read of
     # thousands of pongs: the summary still comes within Stop.GRACE.
     result, seconds = await interrupt(
-        command(server, '--flood', '3000', '--impl', 'pure', 'localhost'), HEADER, after=0.5)
+        command(server, '--flood', '3000', '--impl', 'slixmpp', 'localhost'), HEADER, after=0.5)
     assert result.status in (0, 1), result
     assert result.errors == []
     output = parse(result.stdout)
     assert output.throughput and output.throughput['n'] == '3000'
     summary = output.summary
     assert summary is not None and summary.received < 3000
-    assert seconds < cli.Stop.GRACE + 2
+    assert seconds < Stop.GRACE + 2
 
 
 # ---- errors: exit status 2, one line --------------------------------------------
@@ -503,6 +501,8 @@ def test_bad_usage() -> None:
     (['--jid', 'a@b', '-W', 'nan', 'b'], "argument -W/--timeout: not a positive number: 'nan'"),
     (['--jid', 'a@b', '--port', '65536', 'b'], "argument --port: not a TCP port: '65536'"),
     (['--jid', 'a@b', '--impl', 'rust', 'b'], "argument --impl: invalid choice: 'rust'"),
+    # The plugins are named for whose they are: ours, slixmpp (no more c).
+    (['--jid', 'a@b', '--impl', 'c', 'b'], "argument --impl: invalid choice: 'c'"),
     (['--jid', 'a@b', '--flood', '10', '-c', '3', 'b'], '--flood cannot be combined with -c or -i'),
     (['--jid', 'a@b', 'b', '--password', 'x'], 'unrecognized arguments: --password x'),
 ])
@@ -546,8 +546,8 @@ async def test_connection_lost() -> None:
 # ---- the statistics, as ping(8) computes them ----------------------------------
 
 
-def stats_of(sent: int, rtts: Sequence[float], *conditions: str) -> cli.Stats:
-    stats = cli.Stats(sent=sent)
+def stats_of(sent: int, rtts: Sequence[float], *conditions: str) -> Stats:
+    stats = Stats(sent=sent)
     for rtt in rtts:
         stats.pong(rtt)
     for condition in conditions:
@@ -563,7 +563,7 @@ def test_summary_as_ping8() -> None:
         # mdev = sqrt(mean(t²) - mean(t)²), in ms
         'rtt min/avg/max/mdev = 1.000/2.333/4.000/1.247 ms',
     ]
-    assert cli.Stats(sent=3).summary('x', 0.5)[1:] == ['3 sent, 0 received, 100% loss, time 500ms']
+    assert Stats(sent=3).summary('x', 0.5)[1:] == ['3 sent, 0 received, 100% loss, time 500ms']
     assert stats_of(3, [0.001]).summary('x', 0)[1] == \
         '3 sent, 1 received, 66.6667% loss, time 0ms'
 
@@ -575,8 +575,8 @@ async def test_the_summary_is_the_plugins_stats() -> None:
     pings, errors, timeout = 24, {3, 11}, 0.3
     target = slixmpp.JID('friend@example.net/phone')
     async with client_stream(slixmpp_ping_c.XEP_0199) as s:
-        report = cli.Report(target.full, pings)
-        stop = cli.Stop(lambda: None)
+        report = Report(target.full, pings)
+        stop = Stop(lambda: None)
 
         async def answer() -> None:
             ids: list[str] = []
@@ -590,7 +590,7 @@ async def test_the_summary_is_the_plugins_stats() -> None:
 
         try:
             report.begin()
-            await asyncio.gather(cli.flood(s.ping_plugin, target, pings, timeout, report, stop),
+            await asyncio.gather(flood(s.ping_plugin, target, pings, timeout, report, stop),
                                  answer())
         finally:
             stop.restore()

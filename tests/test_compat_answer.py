@@ -16,12 +16,13 @@ from slixmpp.jid import InvalidJID
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath, StanzaPath
 
-from memstream import (CLIENT_JID, CLIENT_NS, COMPONENT_JID, EXPAT_DEFERS, PING_NS, REPLY_ADDRESS_AS_WRITTEN, SERVER,
-                       STREAM_ERROR_PREFIX_TWICE, STREAM_FOOTER, STREAM_NS, STREAMS_NS, MemoryStream, client_stream,
-                       component_stream, error_xml, message_xml, ping_xml, result_xml, split_stanzas)
+from tests.memstream import (
+    CLIENT_JID, CLIENT_NS, COMPONENT_JID, EXPAT_DEFERS, PING_NS, REPLY_ADDRESS_AS_WRITTEN, SERVER,
+    STREAM_ERROR_PREFIX_TWICE, STREAM_FOOTER, STREAM_NS, STREAMS_NS, MemoryStream, client_stream,
+    component_stream, error_xml, message_xml, ping_xml, result_xml, split_stanzas)
 
 if TYPE_CHECKING:
-    from conftest import Impl
+    from tests.conftest import Impl
 
 JULIET = 'juliet@example.net/balcony'
 # Characters that must be escaped in attribute values, plus non-ASCII

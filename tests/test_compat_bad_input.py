@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from slixmpp.exceptions import IqTimeout
 
-from conftest import Impl
-from memstream import SERVER, client_stream, ping_xml
+from tests.conftest import Impl
+from tests.memstream import SERVER, client_stream, ping_xml
 
 BIG_ID = 'x' * 1_000_000
 
@@ -74,7 +74,7 @@ async def test_wrong_types_to_ping(impl: Impl, call: Any) -> None:
 
 async def reference_outcome(call: Any) -> type[BaseException] | None:
     """What slixmpp's own plugin raises for the same call."""
-    from conftest import load_impl
+    from tests.conftest import load_impl
     async with client_stream(load_impl('slixmpp').cls) as s:
         return await araised(asyncio.wait_for(call(s.ping_plugin), 0.2))
 
@@ -85,7 +85,7 @@ async def reference_outcome(call: Any) -> type[BaseException] | None:
 ])
 async def test_wrong_types_to_send_ping(impl: Impl, call: Any) -> None:
     async with client_stream(impl.cls) as s:
-        from conftest import load_impl
+        from tests.conftest import load_impl
         async with client_stream(load_impl('slixmpp').cls) as ref_stream:
             ref = raised(lambda: call(ref_stream.ping_plugin))
         got = raised(lambda: call(s.ping_plugin))

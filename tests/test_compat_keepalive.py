@@ -7,11 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from memstream import (CLIENT_JID, COMPONENT_JID, COMPONENT_KEEPALIVE_HAS_FROM, SERVER, MemoryStream, client_stream,
-                       component_stream, ping_xml, result_xml)
+from tests.memstream import (
+    CLIENT_JID, COMPONENT_JID, COMPONENT_KEEPALIVE_HAS_FROM, SERVER, MemoryStream, client_stream,
+    component_stream, ping_xml, result_xml)
 
 if TYPE_CHECKING:
-    from conftest import Impl
+    from tests.conftest import Impl
 
 INTERVAL = 0.03
 KEEPALIVE = 'Ping keepalive'

@@ -11,11 +11,12 @@ import slixmpp
 from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.jid import JID, InvalidJID
 
-from memstream import (CLIENT_JID, COMPONENT_JID, NO_TIMEOUT_CALLBACK, PING_PAYLOAD, RESULT_SENDER_COMPARED_AS_STRING,
-                       SERVER, MemoryStream, client_stream, component_stream, error_xml, iq_xml, ping_xml, result_xml)
+from tests.memstream import (
+    CLIENT_JID, COMPONENT_JID, NO_TIMEOUT_CALLBACK, PING_PAYLOAD, RESULT_SENDER_COMPARED_AS_STRING,
+    SERVER, MemoryStream, client_stream, component_stream, error_xml, iq_xml, ping_xml, result_xml)
 
 if TYPE_CHECKING:
-    from conftest import Impl
+    from tests.conftest import Impl
 
 JULIET = 'juliet@capulet.example/balcony'
 SHORT = 0.05  # timeout for pings nobody answers

@@ -11,11 +11,12 @@ from slixmpp.exceptions import IqTimeout
 from slixmpp.plugins.base import BasePlugin
 from slixmpp.plugins.xep_0199 import Ping
 
-from memstream import (CLIENT_JID, KEEPALIVE_HOOKS_OUTLIVE_PLUGIN, OWN_CONFIG, PING_NS, SERVER, MemoryStream,
-                       client_stream, error_xml, iq_xml, ping_xml, split_config)
+from tests.memstream import (
+    CLIENT_JID, KEEPALIVE_HOOKS_OUTLIVE_PLUGIN, OWN_CONFIG, PING_NS, SERVER, MemoryStream,
+    client_stream, error_xml, iq_xml, ping_xml, split_config)
 
 if TYPE_CHECKING:
-    from conftest import Impl
+    from tests.conftest import Impl
 
 DISCO_INFO_NS = 'http://jabber.org/protocol/disco#info'
 NOT_IMPLEMENTED_TEXT = 'No handlers registered for this request.'

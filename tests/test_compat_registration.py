@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from memstream import OLD_SLIXMPP, OWN_CONFIG, split_config
+from tests.memstream import OLD_SLIXMPP, OWN_CONFIG, split_config
 
 # Each case in a fresh interpreter.
 pytestmark = pytest.mark.slow

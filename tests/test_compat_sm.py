@@ -15,11 +15,12 @@ import pytest
 import slixmpp
 from slixmpp.plugins.xep_0198 import stanza as sm_stanza
 
-from memstream import (OLD_SLIXMPP, SERVER, SM_NS, MemoryStream, client_stream, message_xml,
-                       parse_stanzas, ping_xml, result_xml, split_stanzas)
+from tests.memstream import (
+    OLD_SLIXMPP, SERVER, SM_NS, MemoryStream, client_stream, message_xml, parse_stanzas, ping_xml,
+    result_xml, split_stanzas)
 
 if TYPE_CHECKING:
-    from conftest import Impl
+    from tests.conftest import Impl
 
 JULIET = 'juliet@capulet.example/balcony'
 R = f'<r xmlns="{SM_NS}"/>'  # SM ack request, sent after every `window` (5) stanzas

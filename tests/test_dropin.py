@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from slixmpp.exceptions import IqTimeout
 
-from memstream import SERVER, MemoryStream, client_stream, ping_xml, result_xml
+from tests.memstream import SERVER, MemoryStream, client_stream, ping_xml, result_xml
 
 from slixmpp_ping_c import XEP_0199
 
 if TYPE_CHECKING:
-    from conftest import Impl
+    from tests.conftest import Impl
 
 JULIET = 'juliet@capulet.example/balcony'
 SHORT = 0.05  # timeout for pings nobody answers

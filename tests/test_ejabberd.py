@@ -27,14 +27,14 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import slixmpp
 
-from conftest import PROSODY_ACCOUNTS
-from ejabberd import FLOOD_MOD_PING, Ejabberd, EjabberdError
-from test_prosody import (OURS, PING_TIMEOUT, SLIXMPPS, EventLog, Proxy, Session,
-                          _client_to_client, assert_sm_consistent, errors_logged,
-                          no_pending, ping_plugin, run, sm_traffic, until)
+from tests.conftest import PROSODY_ACCOUNTS
+from tests.ejabberd import FLOOD_MOD_PING, Ejabberd, EjabberdError
+from tests.test_prosody import (
+    OURS, PING_TIMEOUT, SLIXMPPS, EventLog, Proxy, Session, _client_to_client, assert_sm_consistent,
+    errors_logged, no_pending, ping_plugin, run, sm_traffic, until)
 
 if TYPE_CHECKING:
-    from conftest import Impl
+    from tests.conftest import Impl
 
 PING_NS = 'urn:xmpp:ping'
 CLIENT_NS = '{jabber:client}'

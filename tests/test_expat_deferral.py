@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from conftest import SLIXMPP_XEP_0199
-from memstream import (CLIENT_JID, EXPAT_DEFERS, SERVER, MemoryStream, client_stream, message_xml, open_client,
-                       ping_xml, result_xml)
+from tests.conftest import SLIXMPP_XEP_0199
+from tests.memstream import (
+    CLIENT_JID, EXPAT_DEFERS, SERVER, MemoryStream, client_stream, message_xml, open_client,
+    ping_xml, result_xml)
 
 import slixmpp_ping_c
 

@@ -16,7 +16,7 @@ from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import StanzaPath
 
 from slixmpp_ping_c import PingStats, XEP_0199
-from memstream import MemoryStream, client_stream, ping_xml, result_xml
+from tests.memstream import MemoryStream, client_stream, ping_xml, result_xml
 
 SERVER = 'example.com'
 
@@ -103,7 +103,7 @@ async def test_an_overridden_incoming_filter_sees_pings() -> None:
         def incoming_filter(self, xml: Any) -> Any:
             seen.append(xml.get('id'))
             return xml
-    import memstream
+    from tests import memstream
     original = memstream._new_client
     memstream._new_client = lambda jid: Client(jid, 'secret')
     try:

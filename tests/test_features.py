@@ -15,13 +15,14 @@ import pytest
 from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.jid import JID, InvalidJID
 
-from conftest import load_impl
-from memstream import (CLIENT_JID, SERVER, MemoryStream, client_stream, error_xml,
-                       iq_xml, message_xml, ping_xml, result_xml)
+from tests.conftest import load_impl
+from tests.memstream import (
+    CLIENT_JID, SERVER, MemoryStream, client_stream, error_xml, iq_xml, message_xml, ping_xml,
+    result_xml)
 from slixmpp_ping_c import PingTimeout, TooManyPings
 
 if TYPE_CHECKING:
-    from conftest import Impl
+    from tests.conftest import Impl
 
 OURS = load_impl('c').cls
 KEEPALIVE = 'Ping keepalive'

@@ -24,9 +24,10 @@ from slixmpp.plugins.xep_0199.ping import XEP_0199 as SlixmppXEP_0199
 from slixmpp_ping_c import XEP_0199
 from slixmpp_ping_c._core import (Peer, build_ping, build_result, parse_stanza,
                                   reply_to_ping)
-from memstream import (CLIENT_JID, OLD_SLIXMPP, SERVER, MemoryStream, client_stream,
-                       ping_xml, result_xml, split_stanzas)
-from test_core import make_tap
+from tests.memstream import (
+    CLIENT_JID, OLD_SLIXMPP, SERVER, MemoryStream, client_stream, ping_xml, result_xml,
+    split_stanzas)
+from tests.test_core import make_tap
 
 BILLION_LAUGHS = (
     b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'

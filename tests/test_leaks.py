@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 
 from slixmpp_ping_c import XEP_0199
-from leakcheck import Cycler, measure
-from memstream import client_stream
+from tests.leakcheck import Cycler, measure
+from tests.memstream import client_stream
 
 
 @pytest.mark.slow  # a soak: tens of seconds

@@ -13,12 +13,12 @@ import xml.etree.ElementTree as ET
 import pytest
 from slixmpp.plugins.xep_0199.ping import XEP_0199 as SlixmppXEP_0199
 
-from libxml2_in_use import mapped_libxml2, pkg_config, runtime_version
-from memstream import SERVER
+from tests.libxml2_in_use import mapped_libxml2, pkg_config, runtime_version
+from tests.memstream import SERVER
 from slixmpp_ping_c import XEP_0199, _core
 from slixmpp_ping_c._core import parse_stanza
-from test_core import HEADER, make_tap, ping, result
-from test_hostile import through
+from tests.test_core import HEADER, make_tap, ping, result
+from tests.test_hostile import through
 
 
 @pytest.mark.slow  # pkg-config, a program

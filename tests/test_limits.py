@@ -14,7 +14,7 @@ from slixmpp.jid import JID
 
 import slixmpp_ping_c
 from slixmpp_ping_c import TooManyPings, XEP_0199
-from memstream import MemoryStream, SERVER, client_stream, result_xml
+from tests.memstream import MemoryStream, SERVER, client_stream, result_xml
 
 ID_FORM = re.compile(r'[0-9a-f]{16}')
 
@@ -108,7 +108,7 @@ async def test_max_pending_can_change_at_run_time() -> None:
 # ---- ids ---------------------------------------------------------------
 
 def ids_of(count: int) -> list[str]:
-    from test_core import make_tap
+    from tests.test_core import make_tap
     from slixmpp_ping_c._core import Peer
     loop = asyncio.new_event_loop()
     try:

@@ -17,11 +17,10 @@ import pytest
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import StanzaPath
 
-from conftest import Impl, load_impl
-from memstream import (
-    CLIENT_JID, COMPONENT_JID, COMPONENT_NS, EXPAT_DEFERS, SERVER, MemoryStream,
-    _new_client, _new_component, message_xml, open_client_registered_late,
-    ping_xml, result_xml, use_ping_plugin)
+from tests.conftest import Impl, load_impl
+from tests.memstream import (
+    CLIENT_JID, COMPONENT_JID, COMPONENT_NS, EXPAT_DEFERS, SERVER, MemoryStream, _new_client,
+    _new_component, message_xml, open_client_registered_late, ping_xml, result_xml, use_ping_plugin)
 
 OURS = load_impl('c')
 SLIXMPPS = load_impl('slixmpp')

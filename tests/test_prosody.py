@@ -37,12 +37,14 @@ from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import StanzaPath
 
-from conftest import PROSODY_ACCOUNTS, load_impl
-from memstream import OLD_SLIXMPP, _without_ca_loading, use_ping_plugin
-from prosody import Prosody, ProsodyError, connect_client, connect_component
+from slixmpp_ping_c import session as login
+
+from tests.conftest import PROSODY_ACCOUNTS, load_impl
+from tests.memstream import OLD_SLIXMPP, _without_ca_loading, use_ping_plugin
+from tests.prosody import Prosody, ProsodyError, connect_client
 
 if TYPE_CHECKING:
-    from conftest import Impl
+    from tests.conftest import Impl
 
 OURS = load_impl('c')
 SLIXMPPS = load_impl('slixmpp')
@@ -147,13 +149,15 @@ class Session:
 
     def __init__(self, server: Prosody) -> None:
         self.server = server
-        self.streams: list[slixmpp.BaseXMPP] = []
+        self.sessions: list[login.Session] = []
 
     async def __aenter__(self) -> Session:
         return self
 
     async def __aexit__(self, *exc_info: Any) -> None:
-        await asyncio.gather(*(close(xmpp) for xmpp in self.streams))
+        closed = await asyncio.gather(*(session.close(CLOSE_TIMEOUT)
+                                        for session in self.sessions))
+        assert all(closed), 'a stream did not close cleanly'
 
     async def client(self, user: str, impl: Impl, *, sm: bool = False,
                      config: dict[str, Any] | None = None, resource: str | None = None,
@@ -173,8 +177,8 @@ class Session:
         address = address or self.server
         if OLD_SLIXMPP:
             _keep_address(xmpp, address)
-        self.streams.append(xmpp)
-        await started(xmpp, lambda: connect_client(xmpp, address), jid)
+        self.sessions.append(await login.client_session(
+            xmpp, address.host, address.c2s_port, no_tls=True, timeout=START_TIMEOUT))
         return xmpp
 
     async def component(self, impl: Impl = OURS) -> slixmpp.ComponentXMPP:
@@ -186,49 +190,9 @@ class Session:
         with use_ping_plugin(impl.cls):
             xmpp.register_plugin('xep_0199')
         assert type(xmpp.plugin['xep_0199']) is impl.cls
-        self.streams.append(xmpp)
-        await started(xmpp, lambda: connect_component(xmpp, server), server.component)
+        self.sessions.append(await login.component_session(
+            xmpp, server.host, server.component_port, timeout=START_TIMEOUT))
         return xmpp
-
-
-async def started(xmpp: slixmpp.BaseXMPP, connect: Callable[[], Any], who: str) -> None:
-    """Connect and wait for session_start; fail at once on a refusal."""
-    loop = asyncio.get_running_loop()
-    done: asyncio.Future[None] = loop.create_future()
-
-    def ok(event: Any) -> None:
-        if not done.done():
-            done.set_result(None)
-
-    def refused(name: str) -> Callable[[Any], None]:
-        def handler(event: Any) -> None:
-            if not done.done():
-                done.set_exception(AssertionError(f'{who}: {name} ({event!r})'))
-        return handler
-
-    handlers = {'session_start': ok}
-    for name in ('failed_auth', 'connection_failed', 'disconnected', 'stream_error'):
-        handlers[name] = refused(name)
-    for name, handler in handlers.items():
-        xmpp.add_event_handler(name, handler)
-    try:
-        connect()
-        await asyncio.wait_for(done, START_TIMEOUT)
-    finally:
-        for name, handler in handlers.items():
-            xmpp.del_event_handler(name, handler)
-
-
-async def close(xmpp: slixmpp.BaseXMPP) -> None:
-    """End the stream cleanly (</stream:stream>, wait for the server's) and
-    stop any connection attempt."""
-    xmpp.cancel_connection_attempt()
-    if xmpp.transport is None:
-        return
-    gone = EventLog(xmpp, 'disconnected')
-    xmpp.disconnect(wait=1.0)
-    await gone.wait('disconnected', timeout=CLOSE_TIMEOUT)
-    xmpp.cancel_connection_attempt()
 
 
 def ping_plugin(xmpp: slixmpp.BaseXMPP) -> Any:

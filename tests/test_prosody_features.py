@@ -13,11 +13,12 @@ import pytest
 from slixmpp.exceptions import IqError
 from slixmpp.jid import JID
 
-from conftest import load_impl
-from prosody import Prosody
+from tests.conftest import load_impl
+from tests.prosody import Prosody
 from slixmpp_ping_c import PingTimeout
-from test_prosody import (OURS, PING_TIMEOUT, START_TIMEOUT, EventLog, Proxy, Session,
-                          ping_plugin, unique_resource, until)
+from tests.test_prosody import (
+    OURS, PING_TIMEOUT, START_TIMEOUT, EventLog, Proxy, Session, ping_plugin, unique_resource,
+    until)
 
 SLIXMPPS = load_impl('slixmpp')
 

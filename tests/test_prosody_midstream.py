@@ -8,15 +8,16 @@ from typing import TYPE_CHECKING, Any
 
 import slixmpp
 
-from conftest import PROSODY_ACCOUNTS
-from memstream import OLD_SLIXMPP, _without_ca_loading, use_ping_plugin
-from prosody import Prosody, connect_client
-from test_prosody import (
-    OURS, PING_TIMEOUT, Session, _keep_address, ping_plugin, started,
-    unique_resource, until)
+from slixmpp_ping_c import session as login
+
+from tests.conftest import PROSODY_ACCOUNTS
+from tests.memstream import OLD_SLIXMPP, _without_ca_loading, use_ping_plugin
+from tests.prosody import Prosody
+from tests.test_prosody import (
+    OURS, PING_TIMEOUT, START_TIMEOUT, Session, _keep_address, ping_plugin, unique_resource, until)
 
 if TYPE_CHECKING:
-    from conftest import Impl
+    from tests.conftest import Impl
 
 ROUNDS = 30
 
@@ -37,8 +38,8 @@ async def client_registering_late(session: Session, user: str, impl: Impl
     xmpp.add_event_handler('session_start', register)
     if OLD_SLIXMPP:
         _keep_address(xmpp, server)
-    session.streams.append(xmpp)
-    await started(xmpp, lambda: connect_client(xmpp, server), jid)
+    session.sessions.append(await login.client_session(
+        xmpp, server.host, server.c2s_port, no_tls=True, timeout=START_TIMEOUT))
     assert type(xmpp.plugin['xep_0199']) is impl.cls
     return xmpp
 

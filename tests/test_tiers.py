@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TIERS
+from tests.conftest import TIERS
 
 # Collecting the suite again, in a pytest of its own.
 pytestmark = pytest.mark.slow
