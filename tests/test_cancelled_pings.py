@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from slixmpp.exceptions import IqTimeout
 
-from conftest import Impl, load_impl, ping_core
-from memstream import MemoryStream, client_stream, result_xml
+from tests.conftest import Impl, load_impl, ping_core
+from tests.memstream import MemoryStream, client_stream, result_xml
 
 JULIET = 'juliet@capulet.example/balcony'
 LONG = 30.0  # a timeout no test waits for

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from conftest import load_impl, ping_core
-from memstream import (CLIENT_JID, SERVER, client_stream, message_xml, ping_xml,
+from tests.conftest import load_impl, ping_core
+from tests.memstream import (CLIENT_JID, SERVER, client_stream, message_xml, ping_xml,
                        result_xml)
 from slixmpp_ping_c import _pycore
-from test_core import TimeoutLog, make_tap
-from test_features import INTERVAL, KEEPALIVE, PEER, sent_iqs
+from tests.test_core import TimeoutLog, make_tap
+from tests.test_features import INTERVAL, KEEPALIVE, PEER, sent_iqs
 
 
 @dataclass

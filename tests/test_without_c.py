@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from test_compat_registration import child_env
+from tests.test_compat_registration import child_env
 
 # Each test runs a child interpreter.
 pytestmark = pytest.mark.slow
@@ -28,7 +28,7 @@ core_log.setLevel(logging.DEBUG)
 core_log.addHandler(Keep())
 
 import slixmpp_ping_c
-from memstream import CLIENT_JID, SERVER, client_stream, ping_xml, result_xml
+from tests.memstream import CLIENT_JID, SERVER, client_stream, ping_xml, result_xml
 
 JULIET = 'juliet@capulet.example/balcony'
 
@@ -43,6 +43,10 @@ async def main():
         s.feed(ping_xml('asked-1', frm=SERVER))
         await s.settle()
         answers = s.take_stanzas()
+        # The command's statistics, on the same core.
+        from slixmpp_ping_c.cli.report import Stats
+        cli_stats = Stats()
+        cli_stats.pong(0.25)
         print(json.dumps({{
             'rtt': rtt,
             'answers': answers,
@@ -54,6 +58,8 @@ async def main():
             'exports_c': 'build_ping' in slixmpp_ping_c.__all__,
             'stats': plugin.stats(JULIET)[:3],
             'log': messages,
+            'cli_peer': type(cli_stats.answers).__module__,
+            'cli_received': cli_stats.received,
         }}))
 
 asyncio.run(main())
@@ -80,6 +86,8 @@ def assert_pure(result: dict[str, Any]) -> None:
     assert not result['tapped'] and not result['c_loaded']
     assert not result['exports_c']
     assert 'XEP-0199 on the pure-Python core' in result['log']
+    assert result['cli_peer'] == 'slixmpp_ping_c._pycore'
+    assert result['cli_received'] == 1
 
 
 def test_no_extensions_environment_variable() -> None:
@@ -108,6 +116,7 @@ def test_c_core_by_default(value: str | None) -> None:
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert_pings_in_memory(result)
     assert result['table'] == 'slixmpp_ping_c._core'
+    assert result['cli_peer'] == 'slixmpp_ping_c._core'
     assert result['tapped'] and result['c_loaded'] and result['exports_c']
     assert 'XEP-0199 on the C core' in result['log']
     assert not [m for m in result['log'] if 'pure-Python' in m or m.startswith(

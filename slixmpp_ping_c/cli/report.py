@@ -9,15 +9,26 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from slixmpp_ping_c._core import Peer
+from slixmpp_ping_c import _pycore, plugin
 from slixmpp_ping_c.plugin import PingStats
+
+if TYPE_CHECKING:
+    from slixmpp_ping_c._core import Peer
 
 EXIT_PONG = 0
 EXIT_NO_PONG = 1
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
+
+def _core_peer() -> Peer:
+    """A Peer of the core the plugin runs on: C, or the pure-Python one
+    without the extension."""
+    core = plugin.c_core if plugin.c_core is not None else _pycore
+    peer: Peer = core.Peer(None, '')
+    return peer
+
 
 @dataclass
 class Stats:
@@ -28,7 +39,7 @@ class Stats:
 
     sent: int = 0
     errors: Counter[str] = field(default_factory=Counter)
-    answers: Peer = field(default_factory=lambda: Peer(None, ''))
+    answers: Peer = field(default_factory=lambda: _core_peer())
 
     def pong(self, rtt: float) -> None:
         self.answers.record(rtt)
