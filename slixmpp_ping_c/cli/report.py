@@ -39,7 +39,7 @@ class Stats:
 
     sent: int = 0
     errors: Counter[str] = field(default_factory=Counter)
-    answers: Peer = field(default_factory=lambda: _core_peer())
+    answers: Peer = field(default_factory=_core_peer)
 
     def pong(self, rtt: float) -> None:
         self.answers.record(rtt)
