@@ -155,31 +155,8 @@ class XEP_0199(BasePlugin):
         """
         register_stanza_plugin(Iq, Ping)
 
+        self._start_core(c_core)
         xmpp = self.xmpp
-        core = c_core
-        log.debug('XEP-0199 on the %s core',
-                  'C' if core is not None else 'pure-Python')
-        self._core: ModuleType = core if core is not None else _pycore
-        self._completion = PingCompletion(xmpp, self.config)
-        # The C core's Tap holds the pings in flight; the pure core's table
-        # (typed as the Tap, whose ping methods it has) has no tap.
-        self._tap: Tap | None = None
-        if core is None:
-            self._pings: Tap = cast('Tap', PingsInFlight(
-                xmpp.loop, send_slow=self._completion.send_slow,
-                on_timeout=self._completion.on_timeout))
-        else:
-            self._pings = self._tap = new_tap(
-                core, xmpp, self._completion.send_slow,
-                self._completion.on_timeout, bool(self.deliver_without_delay))
-        self._completion.pings = self._pings
-        self._peers = Peers(xmpp, self._core, self.config, self.pending)
-        self._keepalive_pinger = Keepalive(self, self._tap)
-        # Set when a ping may have been cancelled since the table last
-        # dropped the cancelled ones (see _forget_cancelled).
-        self._cancelled_pings = False
-        # is_ping_supported()'s answers, for this session.
-        self._ping_support: dict[JID, bool] = {}
 
         # Both matchers pass Iq stanzas only, which the handlers take.
         self._ping_handler = Callback(
@@ -443,6 +420,34 @@ class XEP_0199(BasePlugin):
         return self._peers.stats(jid)
 
     # ---- the plugin's own plumbing ----------------------------------
+
+    def _start_core(self, core: ModuleType | None) -> None:
+        """The table of pings in flight on the C core (its Tap) or the pure
+        core, and what works with it: completion, peers, keepalive."""
+        xmpp = self.xmpp
+        log.debug('XEP-0199 on the %s core',
+                  'C' if core is not None else 'pure-Python')
+        self._core: ModuleType = core if core is not None else _pycore
+        self._completion = PingCompletion(xmpp, self.config)
+        # The C core's Tap holds the pings in flight; the pure core's table
+        # (typed as the Tap, whose ping methods it has) has no tap.
+        self._tap: Tap | None = None
+        if core is None:
+            self._pings: Tap = cast('Tap', PingsInFlight(
+                xmpp.loop, send_slow=self._completion.send_slow,
+                on_timeout=self._completion.on_timeout))
+        else:
+            self._pings = self._tap = new_tap(
+                core, xmpp, self._completion.send_slow,
+                self._completion.on_timeout, bool(self.deliver_without_delay))
+        self._completion.pings = self._pings
+        self._peers = Peers(xmpp, self._core, self.config, self.pending)
+        self._keepalive_pinger = Keepalive(self, self._tap)
+        # Set when a ping may have been cancelled since the table last
+        # dropped the cancelled ones (see _forget_cancelled).
+        self._cancelled_pings = False
+        # is_ping_supported()'s answers, for this session.
+        self._ping_support: dict[JID, bool] = {}
 
     def __setattr__(self, key: str, value: Any) -> None:
         set_plugin_attribute(self, key, value)
