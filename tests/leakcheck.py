@@ -129,8 +129,8 @@ class Cycler:
     def sentinels(self) -> dict[str, Any]:
         """Objects the C code holds or is handed, by name; their reference
         counts must be the same at the start and the end of a run."""
-        peer = self.plugin._peers_by_jid[SERVER]
-        juliet = self.plugin._peers_by_jid[JULIET]
+        peer = self.plugin._peers.by_jid[SERVER]
+        juliet = self.plugin._peers.by_jid[JULIET]
         return {
             'callback': self.callback, 'context': self.context,
             'probe future': self.probe_future, 'probe ifrom': self.ifrom,

@@ -193,7 +193,7 @@ async def test_keepalive_retries_then_fails_then_reconnects() -> None:
     async with client_stream(OURS, config=config, check_pending=False) as s:
         rec = Recorder(s, 'ping_timeout', 'keepalive_failed')
         s.ping_plugin.enable_keepalive(1.0, timeout)
-        s.ping_plugin._keepalive_tick()   # not wait a whole interval
+        s.ping_plugin._keepalive_pinger.tick()   # not wait a whole interval
         await until(lambda: 'reconnect' in rec.names())
         s.ping_plugin.disable_keepalive()
         assert rec.names() == ['ping_timeout'] * 3 + ['keepalive_failed', 'reconnect']
@@ -215,15 +215,15 @@ async def test_keepalive_retry_answered_keeps_the_link() -> None:
         rec = Recorder(s, 'ping_timeout', 'keepalive_failed')
         plugin = s.ping_plugin
         plugin.enable_keepalive(10, timeout)
-        plugin._keepalive_tick()
+        plugin._keepalive_pinger.tick()
         await until(lambda: rec.names() == ['ping_timeout'])
         await s.wait_for_output()
         iqs = sent_iqs(s)
         s.feed(result_xml(iqs[-1].get('id'), frm=SERVER))   # the retry
         await s.settle()
-        assert plugin._keepalive_misses == 0
+        assert plugin._keepalive_pinger.misses == 0
         # a new series starts from zero: one miss is no failure
-        plugin._keepalive_tick()
+        plugin._keepalive_pinger.tick()
         await until(lambda: rec.names() == ['ping_timeout'] * 2)
         await s.wait_for_output()
         s.feed(result_xml(sent_iqs(s)[-1].get('id'), frm=SERVER))
@@ -236,7 +236,7 @@ async def test_one_retry_fails_at_the_first_timeout_as_before() -> None:
     async with client_stream(OURS, check_pending=False) as s:
         rec = Recorder(s, 'ping_timeout', 'keepalive_failed')
         s.ping_plugin.enable_keepalive(10, 0.05)
-        s.ping_plugin._keepalive_tick()
+        s.ping_plugin._keepalive_pinger.tick()
         await until(lambda: 'reconnect' in rec.names())
         s.ping_plugin.disable_keepalive()
         assert rec.names() == ['ping_timeout', 'keepalive_failed', 'reconnect']
@@ -473,7 +473,7 @@ async def test_keepalive_without_room_skips_a_round() -> None:
         await s.wait_for_output()
         (iq,) = sent_iqs(s)
         plugin.enable_keepalive(10, 0.05)
-        plugin._keepalive_tick()
+        plugin._keepalive_pinger.tick()
         await asyncio.sleep(0.2)
         plugin.disable_keepalive()
         assert sent_iqs(s) == [] and rec.names() == []

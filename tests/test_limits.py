@@ -74,7 +74,7 @@ async def test_the_default_limit_applies() -> None:
     async with client_stream(XEP_0199) as s:
         plugin = s.ping_plugin
         tap = plugin._tap
-        peer = plugin._peer(SERVER)
+        peer = plugin._peers.peer(SERVER)
         loop = asyncio.get_running_loop()
         for _ in range(100_000 - 1):
             tap.track(peer, 60.0, loop.create_future(), None)
@@ -184,7 +184,7 @@ async def test_stats_keep_the_most_recently_pinged_peers() -> None:
         assert plugin.stats(b)[:2] == (1, 1)
         await ping_each(s, 'B@EXAMPLE.NET')
         assert plugin.stats(b)[:2] == (2, 2)
-        assert len(plugin._peers) <= 3
+        assert len(plugin._peers.by_name) <= 3
 
 
 async def test_stats_stay_bounded() -> None:
@@ -196,4 +196,4 @@ async def test_stats_stay_bounded() -> None:
         stats = plugin.stats()
         assert list(stats) == [JID(f'u{batch}-{i}@example.net')
                                for batch in (7, 8, 9) for i in range(20)][10:]
-        assert len(plugin._peers) <= 50
+        assert len(plugin._peers.by_name) <= 50

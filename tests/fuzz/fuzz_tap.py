@@ -38,7 +38,7 @@ load_core()
 from slixmpp.xmlstream.xmlstream import XMLStream  # noqa: E402
 
 from slixmpp_ping_c._core import Peer, Tap  # noqa: E402
-from slixmpp_ping_c.plugin import _reply_jid  # noqa: E402
+from slixmpp_ping_c._fast_path import reply_jid  # noqa: E402
 
 CLIENT_NS = 'jabber:client'
 COMPONENT_NS = 'jabber:component:accept'
@@ -198,7 +198,7 @@ def through_tap(flags: int, late: int, reads: list[bytes]
     tap = Tap(stream, stream.data_received, Loop(log), default_ns=ns,
               component=bool(flags & 4), log=QUIET,
               send_queue=types.SimpleNamespace(_unfinished_tasks=0),
-              normalize_jid=_reply_jid,
+              normalize_jid=reply_jid,
               send_slow=lambda id_, peer, ifrom: slow.append(id_),
               on_timeout=lambda *args: None)
     tap.answer_pings = bool(flags & 1)
