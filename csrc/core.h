@@ -11,6 +11,7 @@
 
 #include "serialize.h"
 #include "stanza.h"
+#include "util.h"
 
 typedef struct {
     PyTypeObject *peer_type;
@@ -74,11 +75,10 @@ void peer_record_loss(PeerObject *peer);
 
 int tap_add_type(PyObject *module, CoreState *st);
 
-CoreState *core_state_of_type(PyTypeObject *type);
-/* The UTF-8 of a str as a Str, raising ValueError when it holds characters
-   XML cannot carry; NULL object gives an absent Str.  -1 on error. */
-int core_utf8_arg(PyObject *obj, const char *what, Str *out);
-/* Monotonic seconds. */
-double core_monotonic(void);
+static inline CoreState *
+core_state_of_type(PyTypeObject *type)
+{
+    return PyType_GetModuleState(type);
+}
 
 #endif

@@ -227,15 +227,6 @@ tap_write_out(TapObject *self)
     return r == NULL ? -1 : 0;
 }
 
-static PyObject *
-str_or_none(Str s)
-{
-    if (s.ptr == NULL) {
-        Py_RETURN_NONE;
-    }
-    return PyUnicode_DecodeUTF8(s.ptr, (Py_ssize_t)s.len, "strict");
-}
-
 /* Stream Management counts what we consume and send as slixmpp would. */
 int
 tap_sm_incoming(TapObject *self)
@@ -259,9 +250,9 @@ tap_sm_outgoing(TapObject *self, PyObject *type, Str id, Str to, Str from,
         return 0;
     }
     /* args[0] held: the call may replace tap.sm. */
-    PyObject *args[6] = {Py_NewRef(self->sm), type, str_or_none(id),
-                         str_or_none(to), str_or_none(from),
-                         str_or_none(lang)};
+    PyObject *args[6] = {Py_NewRef(self->sm), type, core_str_or_none(id),
+                         core_str_or_none(to), core_str_or_none(from),
+                         core_str_or_none(lang)};
     PyObject *r = NULL;
     if (args[2] && args[3] && args[4] && args[5]) {
         r = PyObject_VectorcallMethod(tap_state(self)->str_outgoing, args,
@@ -335,7 +326,7 @@ classify(TapObject *self, const char *span, size_t len, StanzaInfo *info)
 static PyObject *
 reply_jid(TapObject *self, Str raw)
 {
-    PyObject *key = str_or_none(raw);
+    PyObject *key = core_str_or_none(raw);
     if (key == NULL || key == Py_None) {
         return key;
     }
