@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "peer.h"
 #include "scanner.h"
 
 static PyModuleDef core_module;
@@ -261,7 +262,9 @@ core_exec(PyObject *module)
         PyErr_NoMemory();
         return -1;
     }
-    if (peer_add_type(module, st) < 0 || tap_add_type(module, st) < 0) {
+    st->peer_type = peer_type_new(module);
+    if (st->peer_type == NULL || PyModule_AddType(module, st->peer_type) < 0
+        || tap_add_type(module, st) < 0) {
         return -1;
     }
     return 0;

@@ -5,6 +5,8 @@
  */
 #include "tap.h"
 
+#include "peer.h"
+
 /* asyncio may run a timer a little early; deadlines this close count. */
 #define DEADLINE_SLACK 1e-3
 
@@ -140,7 +142,7 @@ add_entry(TapObject *self, PyObject *peer, double timeout, PyObject *future,
     e->peer = Py_NewRef(peer);
     e->context = Py_XNewRef(context);
     e->flags = flags;
-    ((PeerObject *)peer)->sent++;
+    peer_count_sent(peer, 1);
     return e;
 }
 
@@ -148,7 +150,7 @@ add_entry(TapObject *self, PyObject *peer, double timeout, PyObject *future,
 static void
 drop_entry(TapObject *self, PingEntry *e)
 {
-    ((PeerObject *)e->peer)->sent--;
+    peer_count_sent(e->peer, -1);
     inflight_remove(&self->inflight, e);
     pings_release(self, e);
 }
@@ -181,10 +183,7 @@ pings_is_pong(TapObject *self, Str id, Str from, int error)
     if (e == NULL || (e->flags & ENTRY_TRACKED)) {
         return 0;
     }
-    PeerObject *peer = (PeerObject *)e->peer;
-    /* An error is a pong only from one's own server; any other error must
-       reach the caller as slixmpp's IqError, built by slixmpp. */
-    return (!error || peer->own_host) && peer_allows(peer, from);
+    return peer_answer_is_pong(e->peer, from, error);
 }
 
 int
@@ -196,7 +195,7 @@ pings_complete(TapObject *self, Str id)
     }
     double rtt = core_monotonic() - e->sent_at;
     inflight_remove(&self->inflight, e);
-    peer_record_pong((PeerObject *)e->peer, rtt);
+    peer_record_pong(e->peer, rtt);
     self->completed++;
     int rc = 0;
     PyObject *value = PyFloat_FromDouble(rtt);
@@ -314,8 +313,8 @@ given_id_arg(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t at,
 }
 
 /* send_ping() once its arguments are checked.  to, from and given point
-   into str objects that stay alive across the Python calls below: peer_to
-   is held by the caller, ifrom and the id are the caller's arguments. */
+   into str objects that stay alive across the Python calls below: the
+   caller holds the peer's to, ifrom and the id are its arguments. */
 static PyObject *
 send_checked_ping(TapObject *self, PyObject *peer, PyObject *ifrom,
                   double timeout, Str to, Str from, Str given)
@@ -362,13 +361,13 @@ tap_send_ping(TapObject *self, PyObject *const *args, Py_ssize_t nargs)
         || given_id_arg(args, nargs, 3, &given) < 0) {
         return NULL;
     }
-    PyObject *peer_to = Py_NewRef(((PeerObject *)peer)->to);
+    PyObject *to_obj = Py_NewRef(peer_to(peer));
     PyObject *future = NULL;
-    if (core_utf8_arg(peer_to, "to", &to) == 0) {
+    if (core_utf8_arg(to_obj, "to", &to) == 0) {
         future = send_checked_ping(self, peer, ifrom, timeout, to, from,
                                    given);
     }
-    Py_DECREF(peer_to);
+    Py_DECREF(to_obj);
     return future;
 }
 
@@ -492,7 +491,7 @@ tap_expire(TapObject *self, PyObject *Py_UNUSED(ignored))
     while (budget-- > 0 && (e = inflight_earliest(&self->inflight)) != NULL
            && e->deadline <= limit) {
         inflight_remove(&self->inflight, e);
-        peer_record_loss((PeerObject *)e->peer);
+        peer_record_loss(e->peer);
         PyObject *r = call_on_timeout(self, e);
         pings_release(self, e);
         if (r == NULL) {
@@ -616,7 +615,7 @@ forget_if_cancelled(TapObject *self, PyObject *py_key, size_t *dropped)
         /* Lost, as it would have been at its deadline: a Peer's sent stays
            received + lost + in flight. */
         inflight_remove(&self->inflight, e);
-        peer_record_loss((PeerObject *)e->peer);
+        peer_record_loss(e->peer);
         pings_release(self, e);
         (*dropped)++;
     }
