@@ -40,7 +40,7 @@ optional_attr(PyObject *obj, PyObject *name, PyObject **out)
 
 /* Follows slixmpp to a new stream: init_parser() makes a new parser object
    for every connection and every stream restart.  -1 on error. */
-int
+static int
 tap_sync_stream(TapObject *self)
 {
     if (self->in_call) {
@@ -176,7 +176,7 @@ debug_on(TapObject *self, int *cache)
 /* May we write a stanza now?  Only where slixmpp's send() would not hold
    it back (before the session starts), and only when nothing waits in its
    send queue, or we would overtake what was sent before. */
-int
+static int
 tap_can_write(TapObject *self, int *debug)
 {
     if (!self->direct_send || self->write == NULL) {
@@ -205,7 +205,7 @@ tap_can_write(TapObject *self, int *debug)
    tap_can_write() (a read that met a new stream) may have dropped the
    transport: the bytes are then lost as on a connection that closed, and
    Stream Management, which counted them, resends them on resume. */
-int
+static int
 tap_write_out(TapObject *self)
 {
     PyObject *transport_write = Py_XNewRef(self->write);
@@ -228,7 +228,7 @@ tap_write_out(TapObject *self)
 }
 
 /* Stream Management counts what we consume and send as slixmpp would. */
-int
+static int
 tap_sm_incoming(TapObject *self)
 {
     if (self->sm == Py_None) {
@@ -242,7 +242,7 @@ tap_sm_incoming(TapObject *self)
     return r == NULL ? -1 : 0;
 }
 
-int
+static int
 tap_sm_outgoing(TapObject *self, PyObject *type, Str id, Str to, Str from,
                 Str lang)
 {
@@ -314,7 +314,7 @@ classify(TapObject *self, const char *span, size_t len, StanzaInfo *info)
     }
     int error = str_equals(info->type, "error");
     if (self->complete_pongs && (error || str_equals(info->type, "result"))
-        && pings_is_pong(self, info->id, info->from, error)) {
+        && pings_is_pong(&self->pings, info->id, info->from, error)) {
         return ACT_PONG;
     }
     return ACT_NONE;
@@ -570,10 +570,10 @@ act(TapObject *self, Action act, const StanzaInfo *info, int *debug)
     }
     int error = str_equals(info->type, "error");
     if (!self->complete_pongs
-        || !pings_is_pong(self, info->id, info->from, error)) {
+        || !pings_is_pong(&self->pings, info->id, info->from, error)) {
         return 0;
     }
-    if (pings_complete(self, info->id) < 0 || tap_sm_incoming(self) < 0) {
+    if (pings_complete(&self->pings, info->id) < 0 || tap_sm_incoming(self) < 0) {
         return -1;
     }
     return 1;
@@ -1201,7 +1201,7 @@ sync_read(TapObject *self, PyObject *data)
 
 /* Registered mid-stream: see above.  A stream not yet begun, or begun
    after this, starts at its header as usual. */
-PyObject *
+static PyObject *
 tap_join_stream(TapObject *self, PyObject *Py_UNUSED(unused))
 {
     if (self->in_call) {
@@ -1328,14 +1328,14 @@ expat_defers(void)
 
 /* The references a Tap holds that may never be NULL: every method relies
    on them.  The collector's tp_clear sets them to None instead, so that a
-   cleared Tap raises if it is ever called again rather than crashing. */
+   cleared Tap raises if it is ever called again rather than crashing.
+   (Its Pings keeps its own.) */
 #define TAP_REQUIRED_FIELDS(X)                                  \
-    X(xmpp) X(feed) X(create_future) X(call_later) X(log_enabled) \
-    X(send_queue) X(normalize_jid) X(send_slow) X(on_timeout)   \
-    X(sm) X(expire)
-/* ...and those NULL when there is none: the armed timer, slixmpp's parser
-   the tap follows, its flush(), the transport's write(). */
-#define TAP_OPTIONAL_FIELDS(X) X(timer) X(parser) X(parser_flush) X(write)
+    X(xmpp) X(feed) X(log_enabled) X(send_queue) X(normalize_jid) \
+    X(send_slow) X(sm)
+/* ...and those NULL when there is none: slixmpp's parser the tap follows,
+   its flush(), the transport's write(). */
+#define TAP_OPTIONAL_FIELDS(X) X(parser) X(parser_flush) X(write)
 
 /* What Tap() takes from its arguments before the object exists; each a
    new reference. */
@@ -1388,16 +1388,16 @@ tap_make_own_parts(TapObject *self, PyObject *default_ns)
         PyErr_NoMemory();
         return -1;
     }
-    if (inflight_init(&self->inflight) < 0) {
+    if (pings_init(&self->pings, tap_state(self)) < 0) {
         return -1;
     }
     self->jids = PyDict_New();
     if (self->jids == NULL) {
         return -1;
     }
-    self->expire = PyObject_GetAttr((PyObject *)self,
-                                    tap_state(self)->str_expire);
-    return self->expire == NULL ? -1 : 0;
+    self->pings.expire = PyObject_GetAttr((PyObject *)self,
+                                          tap_state(self)->str_expire);
+    return self->pings.expire == NULL ? -1 : 0;
 }
 
 static PyObject *tap_vectorcall(PyObject *self, PyObject *const *args,
@@ -1442,15 +1442,15 @@ tap_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     self->passive = 1;
     self->component = component;
     self->reparse_deferral = (char)parts.reparse_deferral;
-    self->create_future = parts.create_future;
-    self->call_later = parts.call_later;
+    self->pings.create_future = parts.create_future;
+    self->pings.call_later = parts.call_later;
     self->log_enabled = parts.log_enabled;
     self->xmpp = Py_NewRef(xmpp);
     self->feed = Py_NewRef(feed);
     self->send_queue = Py_NewRef(send_queue);
     self->normalize_jid = Py_NewRef(normalize_jid);
     self->send_slow = Py_NewRef(send_slow);
-    self->on_timeout = Py_NewRef(on_timeout);
+    self->pings.on_timeout = Py_NewRef(on_timeout);
     self->sm = Py_NewRef(Py_None);
     if (tap_make_own_parts(self, default_ns) < 0) {
         Py_DECREF(self);
@@ -1458,27 +1458,6 @@ tap_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     }
     PyObject_GC_Track(self);
     return (PyObject *)self;
-}
-
-typedef struct {
-    visitproc visit;
-    void *arg;
-    int rc;
-} VisitEntries;
-
-static void
-visit_entry(PingEntry *e, void *arg)
-{
-    VisitEntries *v = arg;
-    if (v->rc == 0 && e->future) {
-        v->rc = v->visit(e->future, v->arg);
-    }
-    if (v->rc == 0 && e->peer) {
-        v->rc = v->visit(e->peer, v->arg);
-    }
-    if (v->rc == 0 && e->context) {
-        v->rc = v->visit(e->context, v->arg);
-    }
 }
 
 static int
@@ -1490,26 +1469,13 @@ tap_traverse(TapObject *self, visitproc visit, void *arg)
     TAP_OPTIONAL_FIELDS(VISIT_FIELD)
 #undef VISIT_FIELD
     Py_VISIT(self->jids);
-    VisitEntries v = {visit, arg, 0};
-    inflight_foreach(&self->inflight, visit_entry, &v);
-    return v.rc;
-}
-
-/* Ends every entry without a word to anyone: the collector's way. */
-static void
-drop_all_entries(TapObject *self)
-{
-    PingEntry *e;
-    while ((e = inflight_earliest(&self->inflight)) != NULL) {
-        inflight_remove(&self->inflight, e);
-        pings_release(self, e);
-    }
+    return pings_traverse(&self->pings, visit, arg);
 }
 
 static int
 tap_clear(TapObject *self)
 {
-    drop_all_entries(self);
+    pings_clear(&self->pings);
 #define NONE_FIELD(name) Py_XSETREF(self->name, Py_NewRef(Py_None));
     TAP_REQUIRED_FIELDS(NONE_FIELD)
 #undef NONE_FIELD
@@ -1527,13 +1493,12 @@ tap_dealloc(TapObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
     PyObject_GC_UnTrack(self);
-    drop_all_entries(self);
+    pings_free(&self->pings);
 #define CLEAR_FIELD(name) Py_CLEAR(self->name);
     TAP_REQUIRED_FIELDS(CLEAR_FIELD)
     TAP_OPTIONAL_FIELDS(CLEAR_FIELD)
 #undef CLEAR_FIELD
     Py_CLEAR(self->jids);
-    inflight_free(&self->inflight);
     scanner_free(&self->scanner);
     stanza_parser_free(self->stanza_parser);
     PyMem_Free(self->events);
@@ -1675,6 +1640,126 @@ static PyGetSetDef tap_getsets[] = {
 
 #undef FLAG
 
+/* ---- the pings' methods --------------------------------------------- */
+
+static int
+prepare_ping(void *ctx)
+{
+    return tap_sync_stream(ctx);
+}
+
+/* Writes our ping to the transport, or has slixmpp send it. */
+static int
+send_ping_request(void *ctx, PyObject *peer, PyObject *ifrom, Str id, Str to,
+                  Str from)
+{
+    TapObject *self = ctx;
+    int debug = -1;
+    int direct = tap_can_write(self, &debug);
+    if (direct < 0) {
+        return -1;
+    }
+    if (direct) {
+        if (serialize_ping(&self->out, id, to, from) < 0) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        Str none = {NULL, 0};
+        if (tap_sm_outgoing(self, tap_state(self)->str_get, id, to, from,
+                            none) < 0) {
+            self->out.len = 0;
+            return -1;
+        }
+        return tap_write_out(self);
+    }
+    PyObject *py_id = PyUnicode_FromStringAndSize(id.ptr, (Py_ssize_t)id.len);
+    if (py_id == NULL) {
+        return -1;
+    }
+    PyObject *args[3] = {py_id, peer, ifrom};
+    PyObject *r = PyObject_Vectorcall(self->send_slow, args, 3, NULL);
+    Py_DECREF(py_id);
+    Py_XDECREF(r);
+    return r == NULL ? -1 : 0;
+}
+
+static PyObject *
+tap_send_ping(TapObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    PingSender sender = {prepare_ping, send_ping_request, self};
+    return pings_send(&self->pings, &sender, args, nargs);
+}
+
+/* The Tap's methods that are its Pings': tap_X() forwards to pings_X(). */
+#define FORWARD_FASTCALL(name)                                              \
+    static PyObject *                                                       \
+    tap_##name(TapObject *self, PyObject *const *args, Py_ssize_t nargs)   \
+    {                                                                       \
+        return pings_##name(&self->pings, args, nargs);                     \
+    }
+#define FORWARD_O(name)                                                     \
+    static PyObject *                                                       \
+    tap_##name(TapObject *self, PyObject *arg)                              \
+    {                                                                       \
+        return pings_##name(&self->pings, arg);                             \
+    }
+#define FORWARD_NOARGS(name)                                                \
+    static PyObject *                                                       \
+    tap_##name(TapObject *self, PyObject *Py_UNUSED(ignored))               \
+    {                                                                       \
+        return pings_##name(&self->pings);                                  \
+    }
+FORWARD_FASTCALL(track)
+FORWARD_O(find)
+FORWARD_O(pop)
+FORWARD_NOARGS(pending)
+FORWARD_NOARGS(cancel_all)
+FORWARD_NOARGS(forget_cancelled)
+FORWARD_NOARGS(expire)
+#undef FORWARD_FASTCALL
+#undef FORWARD_O
+#undef FORWARD_NOARGS
+
+static PyObject *
+tap_counters(TapObject *self, PyObject *Py_UNUSED(ignored))
+{
+    return Py_BuildValue("(KK)", self->answered, self->pings.completed);
+}
+
+static PyMethodDef tap_methods[] = {
+    {"send_ping", (PyCFunction)(void (*)(void))tap_send_ping, METH_FASTCALL,
+     "send_ping(peer, ifrom, timeout, id=None)\n--\n\n"
+     "Send a ping, under id or one of ours; the future gets the round trip "
+     "time in seconds."},
+    {"track", (PyCFunction)(void (*)(void))tap_track, METH_FASTCALL,
+     "track(peer, timeout, future, context, id=None)\n--\n\n"
+     "The id (id, or a new one of ours) of a ping the caller sends; slixmpp "
+     "completes it."},
+    {"find", (PyCFunction)tap_find, METH_O,
+     "find(id)\n--\n\nThe Peer of the ping in flight with this id, or None."},
+    {"pop", (PyCFunction)tap_pop, METH_O,
+     "pop(id)\n--\n\n"
+     "Remove the ping with this id: (future, peer, context, rtt, tracked), "
+     "or None."},
+    {"pending", (PyCFunction)tap_pending, METH_NOARGS,
+     "pending()\n--\n\nThe number of pings in flight."},
+    {"counters", (PyCFunction)tap_counters, METH_NOARGS,
+     "counters()\n--\n\n(pings answered, pongs completed) by the fast path."},
+    {"cancel_all", (PyCFunction)tap_cancel_all, METH_NOARGS,
+     "cancel_all()\n--\n\nCancel every ping in flight."},
+    {"forget_cancelled", (PyCFunction)tap_forget_cancelled, METH_NOARGS,
+     "forget_cancelled()\n--\n\n"
+     "Drop every ping whose future was cancelled, without calling its "
+     "timeout handler, each counted lost: how many."},
+    {"join_stream", (PyCFunction)tap_join_stream, METH_NOARGS,
+     "join_stream()\n--\n\n"
+     "Follow slixmpp's stream from the middle: the fast path starts where "
+     "the tap can prove it reads the stream as slixmpp does."},
+    {"_expire", (PyCFunction)tap_expire, METH_NOARGS,
+     "_expire()\n--\n\nThe deadline timer's callback."},
+    {NULL, NULL, 0, NULL}
+};
+
 static PyMemberDef tap_members[] = {
     {"__vectorcalloffset__", Py_T_PYSSIZET, offsetof(TapObject, vectorcall),
      Py_READONLY, NULL},
@@ -1691,7 +1776,7 @@ static PyType_Slot tap_slots[] = {
     {Py_tp_traverse, tap_traverse},
     {Py_tp_clear, tap_clear},
     {Py_tp_dealloc, tap_dealloc},
-    {Py_tp_methods, tap_ping_methods},
+    {Py_tp_methods, tap_methods},
     {Py_tp_members, tap_members},
     {Py_tp_getset, tap_getsets},
     {0, NULL}
