@@ -59,7 +59,7 @@ tap_sync_stream(TapObject *self)
     }
     Py_XSETREF(self->parser, parser);
     Py_CLEAR(self->parser_flush);
-    Py_CLEAR(self->write);
+    Py_CLEAR(self->writer.write);
     scanner_reset(&self->scanner);
     self->header.len = 0;
     self->in_header = 1;
@@ -84,9 +84,9 @@ tap_sync_stream(TapObject *self)
         return -1;
     }
     if (transport != Py_None) {
-        self->write = PyObject_GetAttr(transport, st->str_write);
+        self->writer.write = PyObject_GetAttr(transport, st->str_write);
     }
-    int failed = transport != Py_None && self->write == NULL;
+    int failed = transport != Py_None && self->writer.write == NULL;
     Py_DECREF(transport);
     return failed ? -1 : 0;
 }
@@ -150,123 +150,6 @@ feed_carry(TapObject *self)
     return rc;
 }
 
-static int
-truth(PyObject *obj)
-{
-    if (obj == NULL) {
-        return -1;
-    }
-    int b = PyObject_IsTrue(obj);
-    Py_DECREF(obj);
-    return b;
-}
-
-/* Debug logging shows every stanza: with it on, slixmpp handles ours too.
-   Asked at most once per read. */
-static int
-debug_on(TapObject *self, int *cache)
-{
-    if (*cache < 0) {
-        *cache = truth(PyObject_CallOneArg(self->log_enabled,
-                                           tap_state(self)->debug_level));
-    }
-    return *cache;
-}
-
-/* May we write a stanza now?  Only where slixmpp's send() would not hold
-   it back (before the session starts), and only when nothing waits in its
-   send queue, or we would overtake what was sent before. */
-static int
-tap_can_write(TapObject *self, int *debug)
-{
-    if (!self->direct_send || self->write == NULL) {
-        return 0;
-    }
-    CoreState *st = tap_state(self);
-    int d = debug_on(self, debug);
-    if (d != 0) {
-        return d < 0 ? -1 : 0;
-    }
-    int started = truth(PyObject_GetAttr(self->xmpp, st->str_session_started));
-    if (started == 0) {
-        started = truth(PyObject_GetAttr(self->xmpp, st->str_always_send));
-    }
-    if (started <= 0) {
-        return started;
-    }
-    /* Unfinished counts the stanzas in the queue and the one in its
-       filters. */
-    int busy = truth(PyObject_GetAttr(self->send_queue,
-                                      st->str_unfinished_tasks));
-    return busy < 0 ? -1 : !busy;
-}
-
-/* Writes self->out to the transport.  Python code run since
-   tap_can_write() (a read that met a new stream) may have dropped the
-   transport: the bytes are then lost as on a connection that closed, and
-   Stream Management, which counted them, resends them on resume. */
-static int
-tap_write_out(TapObject *self)
-{
-    PyObject *transport_write = Py_XNewRef(self->write);
-    if (transport_write == NULL) {
-        self->out.len = 0;
-        return 0;
-    }
-    PyObject *bytes = PyBytes_FromStringAndSize(self->out.data,
-                                                (Py_ssize_t)self->out.len);
-    self->out.len = 0;
-    if (bytes == NULL) {
-        Py_DECREF(transport_write);
-        return -1;
-    }
-    PyObject *r = PyObject_CallOneArg(transport_write, bytes);
-    Py_DECREF(bytes);
-    Py_DECREF(transport_write);
-    Py_XDECREF(r);
-    return r == NULL ? -1 : 0;
-}
-
-/* Stream Management counts what we consume and send as slixmpp would. */
-static int
-tap_sm_incoming(TapObject *self)
-{
-    if (self->sm == Py_None) {
-        return 0;
-    }
-    /* Held: the call may replace tap.sm. */
-    PyObject *sm = Py_NewRef(self->sm);
-    PyObject *r = PyObject_CallMethodNoArgs(sm, tap_state(self)->str_incoming);
-    Py_DECREF(sm);
-    Py_XDECREF(r);
-    return r == NULL ? -1 : 0;
-}
-
-static int
-tap_sm_outgoing(TapObject *self, PyObject *type, Str id, Str to, Str from,
-                Str lang)
-{
-    if (self->sm == Py_None) {
-        return 0;
-    }
-    /* args[0] held: the call may replace tap.sm. */
-    PyObject *args[6] = {Py_NewRef(self->sm), type, core_str_or_none(id),
-                         core_str_or_none(to), core_str_or_none(from),
-                         core_str_or_none(lang)};
-    PyObject *r = NULL;
-    if (args[2] && args[3] && args[4] && args[5]) {
-        r = PyObject_VectorcallMethod(tap_state(self)->str_outgoing, args,
-                                      6 | PY_VECTORCALL_ARGUMENTS_OFFSET,
-                                      NULL);
-    }
-    Py_DECREF(args[0]);
-    for (int i = 2; i < 6; i++) {
-        Py_XDECREF(args[i]);
-    }
-    Py_XDECREF(r);
-    return r == NULL ? -1 : 0;
-}
-
 /* ---- incoming iq ----------------------------------------------------- */
 
 static int
@@ -304,8 +187,8 @@ classify(TapObject *self, const char *span, size_t len, StanzaInfo *info)
     if (str_equals(info->type, "get")) {
         /* Exactly what slixmpp's reply would copy, and nothing a parser
            would normalize differently once slixmpp serialized it. */
-        if (self->answer_pings && self->direct_send && info->is_ping && !info->text
-            && !info->other_attrs && plain(info->id) && plain(info->from)
+        if (self->answer_pings && self->writer.direct_send && info->is_ping
+            && !info->text && !info->other_attrs && plain(info->id) && plain(info->from)
             && plain(info->to) && plain(info->lang)
             && xml_text_is_plain(info->lead)) {
             return ACT_ANSWER;
@@ -387,22 +270,22 @@ answer_ping(TapObject *self, const StanzaInfo *info)
     if (rc > 0 && (utf8_of(to, &to_str) < 0 || utf8_of(from, &from_str) < 0)) {
         rc = -1;
     }
-    if (rc > 0 && serialize_result(&self->out, info->id, to_str, from_str,
+    Writer *w = &self->writer;
+    if (rc > 0 && serialize_result(&w->out, info->id, to_str, from_str,
                                    info->lang, info->lead) < 0) {
         PyErr_NoMemory();
         rc = -1;
     }
-    if (rc > 0 && (tap_sm_incoming(self) < 0
-                   || tap_sm_outgoing(self, tap_state(self)->str_result,
-                                      info->id, to_str, from_str,
-                                      info->lang) < 0)) {
+    if (rc > 0 && (writer_sm_incoming(w) < 0
+                   || writer_sm_outgoing(w, w->st->str_result, info->id,
+                                         to_str, from_str, info->lang) < 0)) {
         rc = -1;
     }
     if (rc > 0) {
         self->answered++;
-        rc = tap_write_out(self) < 0 ? -1 : 1;
+        rc = writer_write_out(w) < 0 ? -1 : 1;
     }
-    self->out.len = 0;
+    w->out.len = 0;
     Py_XDECREF(to);
     Py_XDECREF(from);
     return rc;
@@ -555,7 +438,7 @@ parser_settled(TapObject *self)
 static int
 act(TapObject *self, Action act, const StanzaInfo *info, int *debug)
 {
-    int d = debug_on(self, debug);
+    int d = writer_debug_on(&self->writer, debug);
     if (d != 0) {
         return d < 0 ? -1 : 0;
     }
@@ -565,7 +448,8 @@ act(TapObject *self, Action act, const StanzaInfo *info, int *debug)
         return settled;
     }
     if (act == ACT_ANSWER) {
-        int ok = self->answer_pings ? tap_can_write(self, debug) : 0;
+        int ok = self->answer_pings ? writer_can_write(&self->writer, debug)
+                                    : 0;
         return ok <= 0 ? ok : answer_ping(self, info);
     }
     int error = str_equals(info->type, "error");
@@ -573,7 +457,8 @@ act(TapObject *self, Action act, const StanzaInfo *info, int *debug)
         || !pings_is_pong(&self->pings, info->id, info->from, error)) {
         return 0;
     }
-    if (pings_complete(&self->pings, info->id) < 0 || tap_sm_incoming(self) < 0) {
+    if (pings_complete(&self->pings, info->id) < 0
+        || writer_sm_incoming(&self->writer) < 0) {
         return -1;
     }
     return 1;
@@ -1329,13 +1214,12 @@ expat_defers(void)
 /* The references a Tap holds that may never be NULL: every method relies
    on them.  The collector's tp_clear sets them to None instead, so that a
    cleared Tap raises if it is ever called again rather than crashing.
-   (Its Pings keeps its own.) */
-#define TAP_REQUIRED_FIELDS(X)                                  \
-    X(xmpp) X(feed) X(log_enabled) X(send_queue) X(normalize_jid) \
-    X(send_slow) X(sm)
+   (Its Pings and Writer keep their own.) */
+#define TAP_REQUIRED_FIELDS(X) \
+    X(xmpp) X(feed) X(normalize_jid) X(send_slow)
 /* ...and those NULL when there is none: slixmpp's parser the tap follows,
-   its flush(), the transport's write(). */
-#define TAP_OPTIONAL_FIELDS(X) X(parser) X(parser_flush) X(write)
+   its flush(). */
+#define TAP_OPTIONAL_FIELDS(X) X(parser) X(parser_flush)
 
 /* What Tap() takes from its arguments before the object exists; each a
    new reference. */
@@ -1437,21 +1321,22 @@ tap_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     buf_init(&self->default_ns);
     buf_init(&self->header);
     buf_init(&self->carry);
-    buf_init(&self->out);
+    writer_init(&self->writer, core_state_of_type(type));
     self->in_header = 1;
     self->passive = 1;
     self->component = component;
     self->reparse_deferral = (char)parts.reparse_deferral;
     self->pings.create_future = parts.create_future;
     self->pings.call_later = parts.call_later;
-    self->log_enabled = parts.log_enabled;
+    self->writer.log_enabled = parts.log_enabled;
     self->xmpp = Py_NewRef(xmpp);
     self->feed = Py_NewRef(feed);
-    self->send_queue = Py_NewRef(send_queue);
+    self->writer.xmpp = Py_NewRef(xmpp);
+    self->writer.send_queue = Py_NewRef(send_queue);
     self->normalize_jid = Py_NewRef(normalize_jid);
     self->send_slow = Py_NewRef(send_slow);
     self->pings.on_timeout = Py_NewRef(on_timeout);
-    self->sm = Py_NewRef(Py_None);
+    self->writer.sm = Py_NewRef(Py_None);
     if (tap_make_own_parts(self, default_ns) < 0) {
         Py_DECREF(self);
         return NULL;
@@ -1469,13 +1354,15 @@ tap_traverse(TapObject *self, visitproc visit, void *arg)
     TAP_OPTIONAL_FIELDS(VISIT_FIELD)
 #undef VISIT_FIELD
     Py_VISIT(self->jids);
-    return pings_traverse(&self->pings, visit, arg);
+    int rc = writer_traverse(&self->writer, visit, arg);
+    return rc != 0 ? rc : pings_traverse(&self->pings, visit, arg);
 }
 
 static int
 tap_clear(TapObject *self)
 {
     pings_clear(&self->pings);
+    writer_clear(&self->writer);
 #define NONE_FIELD(name) Py_XSETREF(self->name, Py_NewRef(Py_None));
     TAP_REQUIRED_FIELDS(NONE_FIELD)
 #undef NONE_FIELD
@@ -1494,6 +1381,7 @@ tap_dealloc(TapObject *self)
     PyTypeObject *tp = Py_TYPE(self);
     PyObject_GC_UnTrack(self);
     pings_free(&self->pings);
+    writer_free(&self->writer);
 #define CLEAR_FIELD(name) Py_CLEAR(self->name);
     TAP_REQUIRED_FIELDS(CLEAR_FIELD)
     TAP_OPTIONAL_FIELDS(CLEAR_FIELD)
@@ -1505,7 +1393,6 @@ tap_dealloc(TapObject *self)
     buf_free(&self->default_ns);
     buf_free(&self->header);
     buf_free(&self->carry);
-    buf_free(&self->out);
     tp->tp_free((PyObject *)self);
     Py_DECREF(tp);
 }
@@ -1547,7 +1434,7 @@ refuse_delete(const PyObject *value)
 static size_t flag_offsets[] = {
     offsetof(TapObject, answer_pings),
     offsetof(TapObject, complete_pongs),
-    offsetof(TapObject, direct_send),
+    offsetof(TapObject, writer.direct_send),
     offsetof(TapObject, deliver_without_delay),
     offsetof(TapObject, reparse_deferral),
 };
@@ -1581,7 +1468,7 @@ flag_set(TapObject *self, PyObject *value, void *closure)
 static PyObject *
 sm_get(TapObject *self, void *Py_UNUSED(closure))
 {
-    return Py_NewRef(self->sm);
+    return Py_NewRef(self->writer.sm);
 }
 
 /* None, or what counts stanzas for Stream Management: incoming() and
@@ -1592,23 +1479,7 @@ sm_set(TapObject *self, PyObject *value, void *Py_UNUSED(closure))
     if (refuse_delete(value) < 0) {
         return -1;
     }
-    if (value != Py_None) {
-        CoreState *st = tap_state(self);
-        int has_in = PyObject_HasAttrWithError(value, st->str_incoming);
-        int has_out = has_in == 1
-                      ? PyObject_HasAttrWithError(value, st->str_outgoing) : 0;
-        if (has_in < 0 || has_out < 0) {
-            return -1;
-        }
-        if (!has_out) {
-            PyErr_Format(PyExc_TypeError, "sm must be None or have "
-                         "incoming() and outgoing(), not %.100s",
-                         Py_TYPE(value)->tp_name);
-            return -1;
-        }
-    }
-    Py_SETREF(self->sm, Py_NewRef(value));
-    return 0;
+    return writer_set_sm(&self->writer, value);
 }
 
 static PyObject *
@@ -1655,22 +1526,12 @@ send_ping_request(void *ctx, PyObject *peer, PyObject *ifrom, Str id, Str to,
 {
     TapObject *self = ctx;
     int debug = -1;
-    int direct = tap_can_write(self, &debug);
+    int direct = writer_can_write(&self->writer, &debug);
     if (direct < 0) {
         return -1;
     }
     if (direct) {
-        if (serialize_ping(&self->out, id, to, from) < 0) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        Str none = {NULL, 0};
-        if (tap_sm_outgoing(self, tap_state(self)->str_get, id, to, from,
-                            none) < 0) {
-            self->out.len = 0;
-            return -1;
-        }
-        return tap_write_out(self);
+        return writer_send_ping(&self->writer, id, to, from);
     }
     PyObject *py_id = PyUnicode_FromStringAndSize(id.ptr, (Py_ssize_t)id.len);
     if (py_id == NULL) {

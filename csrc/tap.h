@@ -7,6 +7,7 @@
 
 #include "core.h"
 #include "pings.h"
+#include "writer.h"
 #include "scanner.h"
 
 /* A scanner event of the current read, kept so that the read is looked at
@@ -29,24 +30,20 @@ typedef enum {
 } SyncState;
 
 /* Made whole by Tap() (tap_new() in tap.c) or not at all: no __init__, no
-   subclass.  The Python objects from xmpp to sm are never NULL (the
+   subclass.  The Python objects from xmpp to send_slow are never NULL (the
    collector's tp_clear makes them None), nor are jids and stanza_parser;
-   parser, parser_flush and write are NULL when there is none. */
+   parser and parser_flush are NULL when there is none. */
 typedef struct {
     PyObject_HEAD
     vectorcallfunc vectorcall;
     PyObject *xmpp;
     PyObject *feed;             /* slixmpp's own data_received */
-    PyObject *log_enabled;      /* slixmpp's stream logger's isEnabledFor */
-    PyObject *send_queue;       /* slixmpp's asyncio.Queue of stanzas */
     PyObject *normalize_jid;    /* (str) -> str, or None if invalid */
     PyObject *send_slow;        /* (id, peer, ifrom) */
-    PyObject *sm;               /* None, or incoming() and outgoing(...) */
     PyObject *jids;             /* raw JID -> slixmpp's form, or None */
     /* set by the plugin: what the fast path may do right now */
     char answer_pings;
     char complete_pongs;
-    char direct_send;
     /* flush slixmpp's parser after each read that ends a stanza */
     char deliver_without_delay;
     /* the stream */
@@ -54,7 +51,6 @@ typedef struct {
     PyObject *parser_flush;     /* its flush(), or NULL if it has none */
     char reparse_deferral;      /* expat >= 2.6: parsing may wait for more
                                    input (CVE-2023-52425) */
-    PyObject *write;            /* transport.write, or NULL */
     Buf default_ns;
     int component;
     Scanner scanner;
@@ -73,7 +69,8 @@ typedef struct {
     size_t events_cap;
     /* the pings */
     Pings pings;
-    Buf out;
+    /* what we write: answers and pings */
+    Writer writer;
     unsigned long long answered;
     /* core_monotonic() when the last read that ended a stanza came (any
        read, while passive): the keepalive's idle clock.  0: none yet. */
