@@ -14,14 +14,14 @@
 
 #include <string.h>
 
+#include "rules.h"
+
 /* A stream header larger than this is not one we need to understand. */
 #define MAX_HEADER ((size_t)64 * 1024)
 /* An iq larger than this is no ping nor pong: slixmpp gets it as it comes. */
 #define MAX_HELD ((size_t)16 * 1024)
 /* How many JIDs' reply forms to remember. */
 #define MAX_JIDS 4096
-
-typedef enum { ACT_NONE, ACT_ANSWER, ACT_PONG } Action;
 
 /* ---- the stream ------------------------------------------------------ */
 
@@ -165,7 +165,18 @@ plain(Str s)
     return s.ptr == NULL || (s.len > 0 && xml_attr_value_is_plain(s));
 }
 
-/* What we may do with a complete top-level iq, judging by its bytes. */
+/* Exactly what slixmpp's reply would copy, and nothing a parser would
+   normalize differently once slixmpp serialized it. */
+static int
+reply_is_exact(const StanzaInfo *info)
+{
+    return !info->text && !info->other_attrs && plain(info->id)
+           && plain(info->from) && plain(info->to) && plain(info->lang)
+           && xml_text_is_plain(info->lead);
+}
+
+/* What we may do with a complete top-level stanza, judging by its bytes:
+   the rule it matches, if the plugin lets us act on it now. */
 static Action
 classify(TapObject *self, const char *span, size_t len, StanzaInfo *info)
 {
@@ -178,27 +189,22 @@ classify(TapObject *self, const char *span, size_t len, StanzaInfo *info)
         self->passive = !self->synthetic_header;
         return ACT_NONE;
     }
-    if (!str_equals(info->name, "iq") || info->ns.ptr == NULL
-        || info->ns.len != self->default_ns.len
+    if (info->ns.ptr == NULL || info->ns.len != self->default_ns.len
         || memcmp(info->ns.ptr, self->default_ns.data, info->ns.len) != 0
         || info->id.ptr == NULL) {
         return ACT_NONE;
     }
-    if (str_equals(info->type, "get")) {
-        /* Exactly what slixmpp's reply would copy, and nothing a parser
-           would normalize differently once slixmpp serialized it. */
-        if (self->answer_pings && self->writer.direct_send && info->is_ping
-            && !info->text && !info->other_attrs && plain(info->id) && plain(info->from)
-            && plain(info->to) && plain(info->lang)
-            && xml_text_is_plain(info->lead)) {
-            return ACT_ANSWER;
-        }
-        return ACT_NONE;
-    }
-    int error = str_equals(info->type, "error");
-    if (self->complete_pongs && (error || str_equals(info->type, "result"))
-        && pings_is_pong(&self->pings, info->id, info->from, error)) {
-        return ACT_PONG;
+    switch (rules_match(info)) {
+    case ACT_ANSWER:
+        return self->answer_pings && self->writer.direct_send
+               && reply_is_exact(info) ? ACT_ANSWER : ACT_NONE;
+    case ACT_PONG:
+        return self->complete_pongs
+               && pings_is_pong(&self->pings, info->id, info->from,
+                                str_equals(info->type, "error"))
+               ? ACT_PONG : ACT_NONE;
+    case ACT_NONE:
+        break;
     }
     return ACT_NONE;
 }
@@ -492,15 +498,15 @@ hold_more(TapObject *self, const char *p, size_t n)
     return 0;
 }
 
-/* The stanza whose name was just scanned is an iq (no prefix: the
-   stream's default namespace, which the parser checks). */
+/* Right after SCAN_STANZA_NAME: whether a rule may act on the stanza
+   (its name as written, no prefix: the stream's default namespace, which
+   the parser checks). */
 static int
-stanza_is_iq(const Scanner *scanner)
+stanza_is_held(const Scanner *scanner)
 {
     size_t n;
     const char *name = scanner_stanza_name(scanner, &n);
-
-    return n == 2 && memcmp(name, "iq", 2) == 0;
+    return rules_hold(name, n);
 }
 
 /* Scans the whole read into self->events.  The number of events, or -1
@@ -535,7 +541,7 @@ scan_read(TapObject *self, const char *buf, size_t len)
         e->flag = ev == SCAN_STANZA_START
                   ? self->scanner.stanza_start_in_earlier_read
                   : ev == SCAN_STANZA_END ? self->scanner.crowded
-                  : ev == SCAN_STANZA_NAME && stanza_is_iq(&self->scanner);
+                  : ev == SCAN_STANZA_NAME && stanza_is_held(&self->scanner);
         stanza_ended |= ev == SCAN_STANZA_END;
         if (ev == SCAN_STANZA_START) {
             self->scanner.crowded = 0;

@@ -15,8 +15,9 @@
 typedef struct {
     ScanEvent kind;
     size_t pos;
-    int flag;           /* STANZA_START: '<' in an earlier read; NAME: iq;
-                           STANZA_END: crowded (see scanner.h) */
+    int flag;           /* STANZA_START: '<' in an earlier read; NAME:
+                           held (rules.h); STANZA_END: crowded (see
+                           scanner.h) */
 } TapEvent;
 
 /* Where a tap that joined its stream mid-way stands (tap.c,
