@@ -11,6 +11,7 @@
 
 #include "serialize.h"
 #include "stanza.h"
+#include "util.h"
 
 typedef struct {
     PyTypeObject *peer_type;
@@ -48,37 +49,12 @@ typedef struct {
     Buf scratch;
 } CoreState;
 
-/* A peer we ping: what its answers may look like, and its statistics.
-   Made whole by Peer() (jid, to and allowed never NULL, to an exact str);
-   no __init__, no subclass. */
-typedef struct {
-    PyObject_HEAD
-    PyObject *dict;
-    PyObject *jid;          /* what stats() is keyed by */
-    PyObject *to;           /* str, the 'to' of our pings */
-    PyObject *allowed;      /* tuple of str, or None for any sender */
-    int own_host;           /* an error answer counts as a pong */
-    /* statistics, as ping(8) keeps them; mean and m2 (the sum of squared
-       deviations from it) by Welford's method */
-    unsigned long long sent, received, lost;
-    double last, min, max, mean, m2;
-} PeerObject;
-
-int peer_add_type(PyObject *module, CoreState *st);
-/* 1 if a stanza from `from` (ptr NULL: no from) may answer our ping to
-   peer, 0 if not, or if only slixmpp's JID rules can tell. */
-int peer_allows(PeerObject *peer, Str from);
-void peer_record_pong(PeerObject *peer, double rtt);
-/* A ping that got no pong: timed out, or given up by its caller. */
-void peer_record_loss(PeerObject *peer);
-
 int tap_add_type(PyObject *module, CoreState *st);
 
-CoreState *core_state_of_type(PyTypeObject *type);
-/* The UTF-8 of a str as a Str, raising ValueError when it holds characters
-   XML cannot carry; NULL object gives an absent Str.  -1 on error. */
-int core_utf8_arg(PyObject *obj, const char *what, Str *out);
-/* Monotonic seconds. */
-double core_monotonic(void);
+static inline CoreState *
+core_state_of_type(PyTypeObject *type)
+{
+    return PyType_GetModuleState(type);
+}
 
 #endif

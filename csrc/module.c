@@ -6,62 +6,16 @@
 
 #include <stdint.h>
 #include <string.h>
-#include <time.h>
 
+#include "peer.h"
 #include "scanner.h"
 
 static PyModuleDef core_module;
-
-CoreState *
-core_state_of_type(PyTypeObject *type)
-{
-    return PyType_GetModuleState(type);
-}
 
 static CoreState *
 module_state(PyObject *module)
 {
     return PyModule_GetState(module);
-}
-
-double
-core_monotonic(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-int
-core_utf8_arg(PyObject *obj, const char *what, Str *out)
-{
-    out->ptr = NULL;
-    out->len = 0;
-    if (obj == NULL || obj == Py_None) {
-        return 0;
-    }
-    if (!PyUnicode_Check(obj)) {
-        PyErr_Format(PyExc_TypeError, "%s must be str, not %.100s", what,
-                     Py_TYPE(obj)->tp_name);
-        return -1;
-    }
-    Py_ssize_t len;
-    const char *s = PyUnicode_AsUTF8AndSize(obj, &len);
-    if (s == NULL) {
-        if (PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) {
-            PyErr_Format(PyExc_ValueError, "%s holds a lone surrogate, which "
-                         "XML cannot carry", what);
-        }
-        return -1;
-    }
-    Str str = {s, (size_t)len};
-    if (!xml_chars_are_valid(str)) {
-        PyErr_Format(PyExc_ValueError,
-                     "%s holds a character XML cannot carry", what);
-        return -1;
-    }
-    *out = str;
-    return 0;
 }
 
 /* core_utf8_arg() for an argument that may not be None. */
@@ -73,15 +27,6 @@ required_utf8_arg(PyObject *obj, const char *what, Str *out)
         return -1;
     }
     return core_utf8_arg(obj, what, out);
-}
-
-static PyObject *
-str_field(Str s)
-{
-    if (s.ptr == NULL) {
-        Py_RETURN_NONE;
-    }
-    return PyUnicode_DecodeUTF8(s.ptr, (Py_ssize_t)s.len, "strict");
 }
 
 /* Whether p[0:n] has an element with more attributes than libxml2 should
@@ -159,9 +104,9 @@ parse_stanza(PyObject *module, PyObject *data)
     if (parse_one(module_state(module), data, &info) < 0) {
         return NULL;
     }
-    PyObject *fields[] = {str_field(info.name), str_field(info.type),
-                          str_field(info.id), str_field(info.from),
-                          str_field(info.to), str_field(info.lang)};
+    PyObject *fields[] = {core_str_or_none(info.name), core_str_or_none(info.type),
+                          core_str_or_none(info.id), core_str_or_none(info.from),
+                          core_str_or_none(info.to), core_str_or_none(info.lang)};
     PyObject *result = NULL;
     if (fields[0] && fields[1] && fields[2] && fields[3] && fields[4]
         && fields[5]) {
@@ -317,7 +262,9 @@ core_exec(PyObject *module)
         PyErr_NoMemory();
         return -1;
     }
-    if (peer_add_type(module, st) < 0 || tap_add_type(module, st) < 0) {
+    st->peer_type = peer_type_new(module);
+    if (st->peer_type == NULL || PyModule_AddType(module, st->peer_type) < 0
+        || tap_add_type(module, st) < 0) {
         return -1;
     }
     return 0;

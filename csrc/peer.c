@@ -1,8 +1,27 @@
 /* The Peer type: one pinged entity, its accepted senders and statistics. */
-#include "core.h"
+#include "peer.h"
 
 #include <math.h>
 #include <string.h>
+
+#include "compat.h"
+#include "util.h"
+
+/* A peer we ping: what its answers may look like, and its statistics.
+   Made whole by Peer() (jid, to and allowed never NULL, to an exact str);
+   no __init__, no subclass. */
+typedef struct PeerObject {
+    PyObject_HEAD
+    PyObject *dict;
+    PyObject *jid;          /* what stats() is keyed by */
+    PyObject *to;           /* str, the 'to' of our pings */
+    PyObject *allowed;      /* tuple of str, or None for any sender */
+    int own_host;           /* an error answer counts as a pong */
+    /* statistics, as ping(8) keeps them; mean and m2 (the sum of squared
+       deviations from it) by Welford's method */
+    unsigned long long sent, received, lost;
+    double last, min, max, mean, m2;
+} PeerObject;
 
 /* Every field is set here, once: there is no __init__ to run again or to
    skip, and no subclass.  `to` is kept as an exact str, so that it cannot
@@ -71,8 +90,10 @@ peer_dealloc(PeerObject *self)
     Py_DECREF(tp);
 }
 
-int
-peer_allows(PeerObject *peer, Str from)
+/* 1 if a stanza from `from` (ptr NULL: no from) may answer our ping to
+   peer, 0 if not, or if only slixmpp's JID rules can tell. */
+static int
+peer_allows(const PeerObject *peer, Str from)
 {
     if (peer->allowed == Py_None) {
         return 1;
@@ -97,8 +118,9 @@ peer_allows(PeerObject *peer, Str from)
 }
 
 void
-peer_record_pong(PeerObject *peer, double rtt)
+peer_record_pong(PyObject *obj, double rtt)
 {
+    PeerObject *peer = (PeerObject *)obj;
     /* Welford's running mean and sum of squared deviations: no sum of
        squares, whose difference with n * mean^2 loses all precision when
        the round trips are close to each other. */
@@ -163,20 +185,42 @@ peer_record(PeerObject *self, PyObject *arg)
                         "seconds, 0 or more");
         return NULL;
     }
-    peer_record_pong(self, rtt);
+    peer_record_pong((PyObject *)self, rtt);
     Py_RETURN_NONE;
 }
 
-void
-peer_record_loss(PeerObject *peer)
+PyObject *
+peer_to(PyObject *peer)
 {
-    peer->lost++;
+    return ((PeerObject *)peer)->to;
+}
+
+int
+peer_answer_is_pong(PyObject *peer, Str from, int error)
+{
+    const PeerObject *self = (const PeerObject *)peer;
+    /* An error is a pong only from one's own server; any other error must
+       reach the caller as slixmpp's IqError, built by slixmpp. */
+    return (!error || self->own_host) && peer_allows(self, from);
+}
+
+void
+peer_count_sent(PyObject *peer, int delta)
+{
+    /* unsigned arithmetic wraps: adding -1 takes one back */
+    ((PeerObject *)peer)->sent += (unsigned long long)(long long)delta;
+}
+
+void
+peer_record_loss(PyObject *peer)
+{
+    ((PeerObject *)peer)->lost++;
 }
 
 static PyObject *
 peer_record_lost(PeerObject *self, PyObject *Py_UNUSED(ignored))
 {
-    peer_record_loss(self);
+    self->lost++;
     Py_RETURN_NONE;
 }
 
@@ -252,13 +296,9 @@ static PyType_Spec peer_spec = {
     .slots = peer_slots,
 };
 
-int
-peer_add_type(PyObject *module, CoreState *st)
+PyTypeObject *
+peer_type_new(PyObject *module)
 {
-    st->peer_type = (PyTypeObject *)PyType_FromModuleAndSpec(
-        module, &peer_spec, NULL);
-    if (st->peer_type == NULL) {
-        return -1;
-    }
-    return PyModule_AddType(module, st->peer_type);
+    return (PyTypeObject *)PyType_FromModuleAndSpec(module, &peer_spec,
+                                                    NULL);
 }

@@ -3,31 +3,39 @@
  * deadline, and completion, in C for pongs the stream tap consumes and from
  * Python (pop) for the answers slixmpp parsed.
  */
-#include "tap.h"
+#include "pings.h"
+
+#include "peer.h"
 
 /* asyncio may run a timer a little early; deadlines this close count. */
 #define DEADLINE_SLACK 1e-3
 
-void
-pings_release(TapObject *self, PingEntry *e)
+/* The references that may never be NULL (see pings.h), and those NULL
+   when there is none. */
+#define PINGS_REQUIRED_FIELDS(X) \
+    X(create_future) X(call_later) X(on_timeout) X(expire)
+#define PINGS_OPTIONAL_FIELDS(X) X(timer)
+
+static void
+pings_release(Pings *self, PingEntry *e)
 {
     Py_CLEAR(e->future);
     Py_CLEAR(e->peer);
     Py_CLEAR(e->context);
-    inflight_release(&self->inflight, e);
+    inflight_release(&self->table, e);
 }
 
 /* Cancels the armed timer, if any.  The timer is taken out first: its
    cancel() may run Python code that arms a new one. */
 static int
-cancel_timer(TapObject *self)
+cancel_timer(Pings *self)
 {
     PyObject *timer = self->timer;
     if (timer == NULL) {
         return 0;
     }
     self->timer = NULL;
-    PyObject *r = PyObject_CallMethodNoArgs(timer, tap_state(self)->str_cancel);
+    PyObject *r = PyObject_CallMethodNoArgs(timer, self->st->str_cancel);
     Py_DECREF(timer);
     Py_XDECREF(r);
     return r == NULL ? -1 : 0;
@@ -36,9 +44,9 @@ cancel_timer(TapObject *self)
 /* Keeps one timer armed for the earliest deadline.  Pings mostly share a
    timeout, so a new one rarely comes first and the timer rarely moves. */
 static int
-arm_timer(TapObject *self)
+arm_timer(Pings *self)
 {
-    PingEntry *first = inflight_earliest(&self->inflight);
+    PingEntry *first = inflight_earliest(&self->table);
     if (first == NULL || (self->timer != NULL
                           && self->timer_deadline <= first->deadline)) {
         return 0;
@@ -68,9 +76,9 @@ arm_timer(TapObject *self)
 /* After pings left the table before their deadline: the timer follows the
    earliest one left, or is cancelled when none is. */
 static int
-retime_timer(TapObject *self)
+retime_timer(Pings *self)
 {
-    PingEntry *first = inflight_earliest(&self->inflight);
+    PingEntry *first = inflight_earliest(&self->table);
     if (self->timer != NULL
         && (first == NULL || first->deadline > self->timer_deadline)) {
         if (cancel_timer(self) < 0) {
@@ -103,10 +111,10 @@ format_id(const PingEntry *e)
 
 /* A table entry, under an id of ours or the given one (ptr not NULL). */
 static PingEntry *
-new_entry(TapObject *self, double now, double deadline, Str given)
+new_entry(Pings *self, double now, double deadline, Str given)
 {
     if (given.ptr != NULL) {
-        PingEntry *e = inflight_add_given(&self->inflight, given.ptr,
+        PingEntry *e = inflight_add_given(&self->table, given.ptr,
                                           given.len, now, deadline);
         if (e == NULL && !PyErr_Occurred()) {
             PyErr_SetString(PyExc_ValueError, "a ping with this id is in "
@@ -115,10 +123,10 @@ new_entry(TapObject *self, double now, double deadline, Str given)
         return e;
     }
     uint64_t key;
-    if (inflight_new_key(&self->inflight, &key) < 0) {
+    if (inflight_new_key(&self->table, &key) < 0) {
         return NULL;
     }
-    PingEntry *e = inflight_add(&self->inflight, key, now, deadline);
+    PingEntry *e = inflight_add(&self->table, key, now, deadline);
     if (e == NULL && !PyErr_Occurred()) {
         PyErr_SetString(PyExc_RuntimeError, "duplicate ping id");
     }
@@ -128,7 +136,7 @@ new_entry(TapObject *self, double now, double deadline, Str given)
 /* A new entry holding future, peer and context (future and context may be
    NULL), under the given id or (given.ptr NULL) one of ours. */
 static PingEntry *
-add_entry(TapObject *self, PyObject *peer, double timeout, PyObject *future,
+add_entry(Pings *self, PyObject *peer, double timeout, PyObject *future,
           PyObject *context, int flags, Str given)
 {
     double now = core_monotonic();
@@ -140,33 +148,33 @@ add_entry(TapObject *self, PyObject *peer, double timeout, PyObject *future,
     e->peer = Py_NewRef(peer);
     e->context = Py_XNewRef(context);
     e->flags = flags;
-    ((PeerObject *)peer)->sent++;
+    peer_count_sent(peer, 1);
     return e;
 }
 
 /* Undoes add_entry() after a failed send. */
 static void
-drop_entry(TapObject *self, PingEntry *e)
+drop_entry(Pings *self, PingEntry *e)
 {
-    ((PeerObject *)e->peer)->sent--;
-    inflight_remove(&self->inflight, e);
+    peer_count_sent(e->peer, -1);
+    inflight_remove(&self->table, e);
     pings_release(self, e);
 }
 
 static PingEntry *
-entry_by_str(TapObject *self, Str id)
+entry_by_str(Pings *self, Str id)
 {
     if (id.ptr == NULL) {
         return NULL;
     }
-    return inflight_find_id(&self->inflight, id.ptr, id.len);
+    return inflight_find_id(&self->table, id.ptr, id.len);
 }
 
 /* drop_entry() once Python code ran (sending, the timer's cancel(), the
    loop's call_later()): the entry may have timed out, or been popped, and
    released already, so it is looked up again by its id. */
 static void
-drop_entry_by_id(TapObject *self, Str id)
+drop_entry_by_id(Pings *self, Str id)
 {
     PingEntry *e = entry_by_str(self, id);
     if (e != NULL) {
@@ -175,28 +183,25 @@ drop_entry_by_id(TapObject *self, Str id)
 }
 
 int
-pings_is_pong(TapObject *self, Str id, Str from, int error)
+pings_is_pong(Pings *self, Str id, Str from, int error)
 {
     PingEntry *e = entry_by_str(self, id);
     if (e == NULL || (e->flags & ENTRY_TRACKED)) {
         return 0;
     }
-    PeerObject *peer = (PeerObject *)e->peer;
-    /* An error is a pong only from one's own server; any other error must
-       reach the caller as slixmpp's IqError, built by slixmpp. */
-    return (!error || peer->own_host) && peer_allows(peer, from);
+    return peer_answer_is_pong(e->peer, from, error);
 }
 
 int
-pings_complete(TapObject *self, Str id)
+pings_complete(Pings *self, Str id)
 {
     PingEntry *e = entry_by_str(self, id);
     if (e == NULL) {
         return 0;
     }
     double rtt = core_monotonic() - e->sent_at;
-    inflight_remove(&self->inflight, e);
-    peer_record_pong((PeerObject *)e->peer, rtt);
+    inflight_remove(&self->table, e);
+    peer_record_pong(e->peer, rtt);
     self->completed++;
     int rc = 0;
     PyObject *value = PyFloat_FromDouble(rtt);
@@ -205,7 +210,7 @@ pings_complete(TapObject *self, Str id)
     }
     else {
         PyObject *r = PyObject_CallMethodOneArg(
-            e->future, tap_state(self)->str_set_result, value);
+            e->future, self->st->str_set_result, value);
         Py_DECREF(value);
         if (r != NULL) {
             Py_DECREF(r);
@@ -237,9 +242,9 @@ timeout_arg(PyObject *obj, double *out)
 }
 
 static int
-check_peer(TapObject *self, PyObject *peer)
+check_peer(Pings *self, PyObject *peer)
 {
-    if (!PyObject_TypeCheck(peer, tap_state(self)->peer_type)) {
+    if (!PyObject_TypeCheck(peer, self->st->peer_type)) {
         PyErr_SetString(PyExc_TypeError, "peer must be a Peer");
         return -1;
     }
@@ -249,52 +254,18 @@ check_peer(TapObject *self, PyObject *peer)
 /* cancel_all() cancels a tracked ping's future: None, or one that can be
    cancelled. */
 static int
-check_future(TapObject *self, PyObject *future)
+check_future(Pings *self, PyObject *future)
 {
     if (future == Py_None) {
         return 0;
     }
     int can_cancel = PyObject_HasAttrWithError(future,
-                                               tap_state(self)->str_cancel);
+                                               self->st->str_cancel);
     if (can_cancel == 0) {
         PyErr_Format(PyExc_TypeError, "future must be a Future or None, "
                      "not %.100s", Py_TYPE(future)->tp_name);
     }
     return can_cancel == 1 ? 0 : -1;
-}
-
-/* Writes our ping to the transport, or has slixmpp send it. */
-static int
-send_request(TapObject *self, PyObject *peer, PyObject *ifrom, Str id,
-             Str to, Str from)
-{
-    int debug = -1;
-    int direct = tap_can_write(self, &debug);
-    if (direct < 0) {
-        return -1;
-    }
-    if (direct) {
-        if (serialize_ping(&self->out, id, to, from) < 0) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        Str none = {NULL, 0};
-        if (tap_sm_outgoing(self, tap_state(self)->str_get, id, to, from,
-                            none) < 0) {
-            self->out.len = 0;
-            return -1;
-        }
-        return tap_write_out(self);
-    }
-    PyObject *py_id = PyUnicode_FromStringAndSize(id.ptr, (Py_ssize_t)id.len);
-    if (py_id == NULL) {
-        return -1;
-    }
-    PyObject *args[3] = {py_id, peer, ifrom};
-    PyObject *r = PyObject_Vectorcall(self->send_slow, args, 3, NULL);
-    Py_DECREF(py_id);
-    Py_XDECREF(r);
-    return r == NULL ? -1 : 0;
 }
 
 /* The optional last argument of send_ping() and track(): the id the
@@ -314,13 +285,14 @@ given_id_arg(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t at,
 }
 
 /* send_ping() once its arguments are checked.  to, from and given point
-   into str objects that stay alive across the Python calls below: peer_to
-   is held by the caller, ifrom and the id are the caller's arguments. */
+   into str objects that stay alive across the Python calls below: the
+   caller holds the peer's to, ifrom and the id are its arguments. */
 static PyObject *
-send_checked_ping(TapObject *self, PyObject *peer, PyObject *ifrom,
-                  double timeout, Str to, Str from, Str given)
+send_checked_ping(Pings *self, const PingSender *sender, PyObject *peer,
+                  PyObject *ifrom, double timeout, Str to, Str from,
+                  Str given)
 {
-    if (tap_sync_stream(self) < 0) {
+    if (sender->prepare(sender->ctx) < 0) {
         return NULL;
     }
     PyObject *future = PyObject_CallNoArgs(self->create_future);
@@ -337,7 +309,7 @@ send_checked_ping(TapObject *self, PyObject *peer, PyObject *ifrom,
        entry while the ping is sent. */
     char buf[INFLIGHT_ID_LEN];
     Str id = given.ptr != NULL ? given : entry_id(e, buf);
-    if (send_request(self, peer, ifrom, id, to, from) < 0
+    if (sender->send(sender->ctx, peer, ifrom, id, to, from) < 0
         || arm_timer(self) < 0) {
         drop_entry_by_id(self, id);
         Py_DECREF(future);
@@ -346,8 +318,9 @@ send_checked_ping(TapObject *self, PyObject *peer, PyObject *ifrom,
     return future;
 }
 
-static PyObject *
-tap_send_ping(TapObject *self, PyObject *const *args, Py_ssize_t nargs)
+PyObject *
+pings_send(Pings *self, const PingSender *sender, PyObject *const *args,
+           Py_ssize_t nargs)
 {
     if (nargs != 3 && nargs != 4) {
         PyErr_SetString(PyExc_TypeError, "send_ping(peer, ifrom, timeout, "
@@ -362,18 +335,18 @@ tap_send_ping(TapObject *self, PyObject *const *args, Py_ssize_t nargs)
         || given_id_arg(args, nargs, 3, &given) < 0) {
         return NULL;
     }
-    PyObject *peer_to = Py_NewRef(((PeerObject *)peer)->to);
+    PyObject *to_obj = Py_NewRef(peer_to(peer));
     PyObject *future = NULL;
-    if (core_utf8_arg(peer_to, "to", &to) == 0) {
-        future = send_checked_ping(self, peer, ifrom, timeout, to, from,
-                                   given);
+    if (core_utf8_arg(to_obj, "to", &to) == 0) {
+        future = send_checked_ping(self, sender, peer, ifrom, timeout, to,
+                                   from, given);
     }
-    Py_DECREF(peer_to);
+    Py_DECREF(to_obj);
     return future;
 }
 
-static PyObject *
-tap_track(TapObject *self, PyObject *const *args, Py_ssize_t nargs)
+PyObject *
+pings_track(Pings *self, PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs != 4 && nargs != 5) {
         PyErr_SetString(PyExc_TypeError, "track(peer, timeout, future, "
@@ -410,7 +383,7 @@ tap_track(TapObject *self, PyObject *const *args, Py_ssize_t nargs)
 }
 
 static PingEntry *
-entry_by_id(TapObject *self, PyObject *id)
+entry_by_id(Pings *self, PyObject *id)
 {
     if (!PyUnicode_Check(id)) {
         return NULL;
@@ -425,8 +398,8 @@ entry_by_id(TapObject *self, PyObject *id)
     return entry_by_str(self, str);
 }
 
-static PyObject *
-tap_find(TapObject *self, PyObject *id)
+PyObject *
+pings_find(Pings *self, PyObject *id)
 {
     PingEntry *e = entry_by_id(self, id);
     if (e == NULL) {
@@ -435,15 +408,15 @@ tap_find(TapObject *self, PyObject *id)
     return Py_NewRef(e->peer);
 }
 
-static PyObject *
-tap_pop(TapObject *self, PyObject *id)
+PyObject *
+pings_pop(Pings *self, PyObject *id)
 {
     PingEntry *e = entry_by_id(self, id);
     if (e == NULL) {
         Py_RETURN_NONE;
     }
     double rtt = core_monotonic() - e->sent_at;
-    inflight_remove(&self->inflight, e);
+    inflight_remove(&self->table, e);
     PyObject *r = Py_BuildValue("(OOOdO)", e->future ? e->future : Py_None,
                                 e->peer, e->context ? e->context : Py_None,
                                 rtt,
@@ -453,20 +426,14 @@ tap_pop(TapObject *self, PyObject *id)
     return r;
 }
 
-static PyObject *
-tap_pending(TapObject *self, PyObject *Py_UNUSED(ignored))
+PyObject *
+pings_pending(Pings *self)
 {
-    return PyLong_FromSize_t(inflight_count(&self->inflight));
+    return PyLong_FromSize_t(inflight_count(&self->table));
 }
 
 static PyObject *
-tap_counters(TapObject *self, PyObject *Py_UNUSED(ignored))
-{
-    return Py_BuildValue("(KK)", self->answered, self->completed);
-}
-
-static PyObject *
-call_on_timeout(TapObject *self, PingEntry *e)
+call_on_timeout(Pings *self, PingEntry *e)
 {
     PyObject *id = format_id(e);
     if (id == NULL) {
@@ -481,18 +448,18 @@ call_on_timeout(TapObject *self, PingEntry *e)
 }
 
 /* The timer's callback: every ping past its deadline times out. */
-static PyObject *
-tap_expire(TapObject *self, PyObject *Py_UNUSED(ignored))
+PyObject *
+pings_expire(Pings *self)
 {
     Py_CLEAR(self->timer);
     double limit = core_monotonic() + DEADLINE_SLACK;
     /* Timeout handlers may send new pings: those wait for the next round. */
-    size_t budget = inflight_count(&self->inflight);
+    size_t budget = inflight_count(&self->table);
     PingEntry *e;
-    while (budget-- > 0 && (e = inflight_earliest(&self->inflight)) != NULL
+    while (budget-- > 0 && (e = inflight_earliest(&self->table)) != NULL
            && e->deadline <= limit) {
-        inflight_remove(&self->inflight, e);
-        peer_record_loss((PeerObject *)e->peer);
+        inflight_remove(&self->table, e);
+        peer_record_loss(e->peer);
         PyObject *r = call_on_timeout(self, e);
         pings_release(self, e);
         if (r == NULL) {
@@ -541,13 +508,13 @@ keep_first_error(PyObject *result, int *failed, PyObject **first)
 /* The keys of the entries in flight, as a list: what to go through when
    each step may call Python code, which may change the table. */
 static PyObject *
-entry_keys(TapObject *self)
+entry_keys(Pings *self)
 {
     PyObject *keys = PyList_New(0);
     if (keys == NULL) {
         return NULL;
     }
-    inflight_foreach(&self->inflight, collect_key, keys);
+    inflight_foreach(&self->table, collect_key, keys);
     if (PyErr_Occurred()) {
         Py_CLEAR(keys);
     }
@@ -557,23 +524,23 @@ entry_keys(TapObject *self)
 /* Ends every ping in flight: their futures are cancelled.  Every ping ends
    even if a future's cancel() raises; the first such error is raised once
    all are gone. */
-static PyObject *
-tap_cancel_all(TapObject *self, PyObject *Py_UNUSED(ignored))
+PyObject *
+pings_cancel_all(Pings *self)
 {
     PyObject *keys = entry_keys(self);
     if (keys == NULL) {
         return NULL;
     }
-    CoreState *st = tap_state(self);
+    CoreState *st = self->st;
     PyObject *first = NULL;
     int failed = 0;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(keys); i++) {
         uint64_t key = PyLong_AsUnsignedLongLong(PyList_GET_ITEM(keys, i));
-        PingEntry *e = inflight_find(&self->inflight, key);
+        PingEntry *e = inflight_find(&self->table, key);
         if (e == NULL) {
             continue;
         }
-        inflight_remove(&self->inflight, e);
+        inflight_remove(&self->table, e);
         PyObject *future = e->future;
         e->future = NULL;
         pings_release(self, e);
@@ -599,24 +566,24 @@ tap_cancel_all(TapObject *self, PyObject *Py_UNUSED(ignored))
    *dropped.  Asking the future runs Python code, which may end or replace
    the entry: only an entry still holding the future asked is dropped. */
 static int
-forget_if_cancelled(TapObject *self, PyObject *py_key, size_t *dropped)
+forget_if_cancelled(Pings *self, PyObject *py_key, size_t *dropped)
 {
     uint64_t key = PyLong_AsUnsignedLongLong(py_key);
-    PingEntry *e = inflight_find(&self->inflight, key);
+    PingEntry *e = inflight_find(&self->table, key);
     if (e == NULL || e->future == NULL) {
         return 0;
     }
     PyObject *future = Py_NewRef(e->future);
     PyObject *r = PyObject_CallMethodNoArgs(future,
-                                            tap_state(self)->str_cancelled);
+                                            self->st->str_cancelled);
     int cancelled = r == NULL ? -1 : PyObject_IsTrue(r);
     Py_XDECREF(r);
-    e = cancelled > 0 ? inflight_find(&self->inflight, key) : NULL;
+    e = cancelled > 0 ? inflight_find(&self->table, key) : NULL;
     if (e != NULL && e->future == future) {
         /* Lost, as it would have been at its deadline: a Peer's sent stays
            received + lost + in flight. */
-        inflight_remove(&self->inflight, e);
-        peer_record_loss((PeerObject *)e->peer);
+        inflight_remove(&self->table, e);
+        peer_record_loss(e->peer);
         pings_release(self, e);
         (*dropped)++;
     }
@@ -627,8 +594,8 @@ forget_if_cancelled(TapObject *self, PyObject *py_key, size_t *dropped)
 /* Frees the slots of the pings whose caller gave up (cancelled futures):
    each counts as lost, no timeout handler runs for them.  How many; the
    timer follows what is left.  The first error a future raises stops it, the timer retimed. */
-static PyObject *
-tap_forget_cancelled(TapObject *self, PyObject *Py_UNUSED(ignored))
+PyObject *
+pings_forget_cancelled(Pings *self)
 {
     PyObject *keys = entry_keys(self);
     if (keys == NULL) {
@@ -655,36 +622,78 @@ tap_forget_cancelled(TapObject *self, PyObject *Py_UNUSED(ignored))
     return PyLong_FromSize_t(dropped);
 }
 
-PyMethodDef tap_ping_methods[] = {
-    {"send_ping", (PyCFunction)(void (*)(void))tap_send_ping, METH_FASTCALL,
-     "send_ping(peer, ifrom, timeout, id=None)\n--\n\n"
-     "Send a ping, under id or one of ours; the future gets the round trip "
-     "time in seconds."},
-    {"track", (PyCFunction)(void (*)(void))tap_track, METH_FASTCALL,
-     "track(peer, timeout, future, context, id=None)\n--\n\n"
-     "The id (id, or a new one of ours) of a ping the caller sends; slixmpp "
-     "completes it."},
-    {"find", (PyCFunction)tap_find, METH_O,
-     "find(id)\n--\n\nThe Peer of the ping in flight with this id, or None."},
-    {"pop", (PyCFunction)tap_pop, METH_O,
-     "pop(id)\n--\n\n"
-     "Remove the ping with this id: (future, peer, context, rtt, tracked), "
-     "or None."},
-    {"pending", (PyCFunction)tap_pending, METH_NOARGS,
-     "pending()\n--\n\nThe number of pings in flight."},
-    {"counters", (PyCFunction)tap_counters, METH_NOARGS,
-     "counters()\n--\n\n(pings answered, pongs completed) by the fast path."},
-    {"cancel_all", (PyCFunction)tap_cancel_all, METH_NOARGS,
-     "cancel_all()\n--\n\nCancel every ping in flight."},
-    {"forget_cancelled", (PyCFunction)tap_forget_cancelled, METH_NOARGS,
-     "forget_cancelled()\n--\n\n"
-     "Drop every ping whose future was cancelled, without calling its "
-     "timeout handler, each counted lost: how many."},
-    {"join_stream", (PyCFunction)tap_join_stream, METH_NOARGS,
-     "join_stream()\n--\n\n"
-     "Follow slixmpp's stream from the middle: the fast path starts where "
-     "the tap can prove it reads the stream as slixmpp does."},
-    {"_expire", (PyCFunction)tap_expire, METH_NOARGS,
-     "_expire()\n--\n\nThe deadline timer's callback."},
-    {NULL, NULL, 0, NULL}
-};
+/* ---- the life of a Pings ------------------------------------------- */
+
+int
+pings_init(Pings *self, CoreState *st)
+{
+    self->st = st;
+    return inflight_init(&self->table);
+}
+
+typedef struct {
+    visitproc visit;
+    void *arg;
+    int rc;
+} VisitEntries;
+
+static void
+visit_entry(PingEntry *e, void *arg)
+{
+    VisitEntries *v = arg;
+    if (v->rc == 0 && e->future) {
+        v->rc = v->visit(e->future, v->arg);
+    }
+    if (v->rc == 0 && e->peer) {
+        v->rc = v->visit(e->peer, v->arg);
+    }
+    if (v->rc == 0 && e->context) {
+        v->rc = v->visit(e->context, v->arg);
+    }
+}
+
+int
+pings_traverse(Pings *self, visitproc visit, void *arg)
+{
+#define VISIT_FIELD(name) Py_VISIT(self->name);
+    PINGS_REQUIRED_FIELDS(VISIT_FIELD)
+    PINGS_OPTIONAL_FIELDS(VISIT_FIELD)
+#undef VISIT_FIELD
+    VisitEntries v = {visit, arg, 0};
+    inflight_foreach(&self->table, visit_entry, &v);
+    return v.rc;
+}
+
+/* Ends every entry without a word to anyone: the collector's way. */
+static void
+drop_all_entries(Pings *self)
+{
+    PingEntry *e;
+    while ((e = inflight_earliest(&self->table)) != NULL) {
+        inflight_remove(&self->table, e);
+        pings_release(self, e);
+    }
+}
+
+void
+pings_clear(Pings *self)
+{
+    drop_all_entries(self);
+#define NONE_FIELD(name) Py_XSETREF(self->name, Py_NewRef(Py_None));
+    PINGS_REQUIRED_FIELDS(NONE_FIELD)
+#undef NONE_FIELD
+#define CLEAR_FIELD(name) Py_CLEAR(self->name);
+    PINGS_OPTIONAL_FIELDS(CLEAR_FIELD)
+#undef CLEAR_FIELD
+}
+
+void
+pings_free(Pings *self)
+{
+    drop_all_entries(self);
+#define CLEAR_FIELD(name) Py_CLEAR(self->name);
+    PINGS_REQUIRED_FIELDS(CLEAR_FIELD)
+    PINGS_OPTIONAL_FIELDS(CLEAR_FIELD)
+#undef CLEAR_FIELD
+    inflight_free(&self->table);
+}

@@ -14,14 +14,14 @@
 
 #include <string.h>
 
+#include "rules.h"
+
 /* A stream header larger than this is not one we need to understand. */
 #define MAX_HEADER ((size_t)64 * 1024)
 /* An iq larger than this is no ping nor pong: slixmpp gets it as it comes. */
 #define MAX_HELD ((size_t)16 * 1024)
 /* How many JIDs' reply forms to remember. */
 #define MAX_JIDS 4096
-
-typedef enum { ACT_NONE, ACT_ANSWER, ACT_PONG } Action;
 
 /* ---- the stream ------------------------------------------------------ */
 
@@ -40,7 +40,7 @@ optional_attr(PyObject *obj, PyObject *name, PyObject **out)
 
 /* Follows slixmpp to a new stream: init_parser() makes a new parser object
    for every connection and every stream restart.  -1 on error. */
-int
+static int
 tap_sync_stream(TapObject *self)
 {
     if (self->in_call) {
@@ -59,7 +59,7 @@ tap_sync_stream(TapObject *self)
     }
     Py_XSETREF(self->parser, parser);
     Py_CLEAR(self->parser_flush);
-    Py_CLEAR(self->write);
+    Py_CLEAR(self->writer.write);
     scanner_reset(&self->scanner);
     self->header.len = 0;
     self->in_header = 1;
@@ -84,9 +84,9 @@ tap_sync_stream(TapObject *self)
         return -1;
     }
     if (transport != Py_None) {
-        self->write = PyObject_GetAttr(transport, st->str_write);
+        self->writer.write = PyObject_GetAttr(transport, st->str_write);
     }
-    int failed = transport != Py_None && self->write == NULL;
+    int failed = transport != Py_None && self->writer.write == NULL;
     Py_DECREF(transport);
     return failed ? -1 : 0;
 }
@@ -150,132 +150,6 @@ feed_carry(TapObject *self)
     return rc;
 }
 
-static int
-truth(PyObject *obj)
-{
-    if (obj == NULL) {
-        return -1;
-    }
-    int b = PyObject_IsTrue(obj);
-    Py_DECREF(obj);
-    return b;
-}
-
-/* Debug logging shows every stanza: with it on, slixmpp handles ours too.
-   Asked at most once per read. */
-static int
-debug_on(TapObject *self, int *cache)
-{
-    if (*cache < 0) {
-        *cache = truth(PyObject_CallOneArg(self->log_enabled,
-                                           tap_state(self)->debug_level));
-    }
-    return *cache;
-}
-
-/* May we write a stanza now?  Only where slixmpp's send() would not hold
-   it back (before the session starts), and only when nothing waits in its
-   send queue, or we would overtake what was sent before. */
-int
-tap_can_write(TapObject *self, int *debug)
-{
-    if (!self->direct_send || self->write == NULL) {
-        return 0;
-    }
-    CoreState *st = tap_state(self);
-    int d = debug_on(self, debug);
-    if (d != 0) {
-        return d < 0 ? -1 : 0;
-    }
-    int started = truth(PyObject_GetAttr(self->xmpp, st->str_session_started));
-    if (started == 0) {
-        started = truth(PyObject_GetAttr(self->xmpp, st->str_always_send));
-    }
-    if (started <= 0) {
-        return started;
-    }
-    /* Unfinished counts the stanzas in the queue and the one in its
-       filters. */
-    int busy = truth(PyObject_GetAttr(self->send_queue,
-                                      st->str_unfinished_tasks));
-    return busy < 0 ? -1 : !busy;
-}
-
-/* Writes self->out to the transport.  Python code run since
-   tap_can_write() (a read that met a new stream) may have dropped the
-   transport: the bytes are then lost as on a connection that closed, and
-   Stream Management, which counted them, resends them on resume. */
-int
-tap_write_out(TapObject *self)
-{
-    PyObject *transport_write = Py_XNewRef(self->write);
-    if (transport_write == NULL) {
-        self->out.len = 0;
-        return 0;
-    }
-    PyObject *bytes = PyBytes_FromStringAndSize(self->out.data,
-                                                (Py_ssize_t)self->out.len);
-    self->out.len = 0;
-    if (bytes == NULL) {
-        Py_DECREF(transport_write);
-        return -1;
-    }
-    PyObject *r = PyObject_CallOneArg(transport_write, bytes);
-    Py_DECREF(bytes);
-    Py_DECREF(transport_write);
-    Py_XDECREF(r);
-    return r == NULL ? -1 : 0;
-}
-
-static PyObject *
-str_or_none(Str s)
-{
-    if (s.ptr == NULL) {
-        Py_RETURN_NONE;
-    }
-    return PyUnicode_DecodeUTF8(s.ptr, (Py_ssize_t)s.len, "strict");
-}
-
-/* Stream Management counts what we consume and send as slixmpp would. */
-int
-tap_sm_incoming(TapObject *self)
-{
-    if (self->sm == Py_None) {
-        return 0;
-    }
-    /* Held: the call may replace tap.sm. */
-    PyObject *sm = Py_NewRef(self->sm);
-    PyObject *r = PyObject_CallMethodNoArgs(sm, tap_state(self)->str_incoming);
-    Py_DECREF(sm);
-    Py_XDECREF(r);
-    return r == NULL ? -1 : 0;
-}
-
-int
-tap_sm_outgoing(TapObject *self, PyObject *type, Str id, Str to, Str from,
-                Str lang)
-{
-    if (self->sm == Py_None) {
-        return 0;
-    }
-    /* args[0] held: the call may replace tap.sm. */
-    PyObject *args[6] = {Py_NewRef(self->sm), type, str_or_none(id),
-                         str_or_none(to), str_or_none(from),
-                         str_or_none(lang)};
-    PyObject *r = NULL;
-    if (args[2] && args[3] && args[4] && args[5]) {
-        r = PyObject_VectorcallMethod(tap_state(self)->str_outgoing, args,
-                                      6 | PY_VECTORCALL_ARGUMENTS_OFFSET,
-                                      NULL);
-    }
-    Py_DECREF(args[0]);
-    for (int i = 2; i < 6; i++) {
-        Py_XDECREF(args[i]);
-    }
-    Py_XDECREF(r);
-    return r == NULL ? -1 : 0;
-}
-
 /* ---- incoming iq ----------------------------------------------------- */
 
 static int
@@ -291,7 +165,18 @@ plain(Str s)
     return s.ptr == NULL || (s.len > 0 && xml_attr_value_is_plain(s));
 }
 
-/* What we may do with a complete top-level iq, judging by its bytes. */
+/* Exactly what slixmpp's reply would copy, and nothing a parser would
+   normalize differently once slixmpp serialized it. */
+static int
+reply_is_exact(const StanzaInfo *info)
+{
+    return !info->text && !info->other_attrs && plain(info->id)
+           && plain(info->from) && plain(info->to) && plain(info->lang)
+           && xml_text_is_plain(info->lead);
+}
+
+/* What we may do with a complete top-level stanza, judging by its bytes:
+   the rule it matches, if the plugin lets us act on it now. */
 static Action
 classify(TapObject *self, const char *span, size_t len, StanzaInfo *info)
 {
@@ -304,27 +189,22 @@ classify(TapObject *self, const char *span, size_t len, StanzaInfo *info)
         self->passive = !self->synthetic_header;
         return ACT_NONE;
     }
-    if (!str_equals(info->name, "iq") || info->ns.ptr == NULL
-        || info->ns.len != self->default_ns.len
+    if (info->ns.ptr == NULL || info->ns.len != self->default_ns.len
         || memcmp(info->ns.ptr, self->default_ns.data, info->ns.len) != 0
         || info->id.ptr == NULL) {
         return ACT_NONE;
     }
-    if (str_equals(info->type, "get")) {
-        /* Exactly what slixmpp's reply would copy, and nothing a parser
-           would normalize differently once slixmpp serialized it. */
-        if (self->answer_pings && self->direct_send && info->is_ping && !info->text
-            && !info->other_attrs && plain(info->id) && plain(info->from)
-            && plain(info->to) && plain(info->lang)
-            && xml_text_is_plain(info->lead)) {
-            return ACT_ANSWER;
-        }
-        return ACT_NONE;
-    }
-    int error = str_equals(info->type, "error");
-    if (self->complete_pongs && (error || str_equals(info->type, "result"))
-        && pings_is_pong(self, info->id, info->from, error)) {
-        return ACT_PONG;
+    switch (rules_match(info)) {
+    case ACT_ANSWER:
+        return self->answer_pings && self->writer.direct_send
+               && reply_is_exact(info) ? ACT_ANSWER : ACT_NONE;
+    case ACT_PONG:
+        return self->complete_pongs
+               && pings_is_pong(&self->pings, info->id, info->from,
+                                str_equals(info->type, "error"))
+               ? ACT_PONG : ACT_NONE;
+    case ACT_NONE:
+        break;
     }
     return ACT_NONE;
 }
@@ -335,7 +215,7 @@ classify(TapObject *self, const char *span, size_t len, StanzaInfo *info)
 static PyObject *
 reply_jid(TapObject *self, Str raw)
 {
-    PyObject *key = str_or_none(raw);
+    PyObject *key = core_str_or_none(raw);
     if (key == NULL || key == Py_None) {
         return key;
     }
@@ -396,22 +276,22 @@ answer_ping(TapObject *self, const StanzaInfo *info)
     if (rc > 0 && (utf8_of(to, &to_str) < 0 || utf8_of(from, &from_str) < 0)) {
         rc = -1;
     }
-    if (rc > 0 && serialize_result(&self->out, info->id, to_str, from_str,
+    Writer *w = &self->writer;
+    if (rc > 0 && serialize_result(&w->out, info->id, to_str, from_str,
                                    info->lang, info->lead) < 0) {
         PyErr_NoMemory();
         rc = -1;
     }
-    if (rc > 0 && (tap_sm_incoming(self) < 0
-                   || tap_sm_outgoing(self, tap_state(self)->str_result,
-                                      info->id, to_str, from_str,
-                                      info->lang) < 0)) {
+    if (rc > 0 && (writer_sm_incoming(w) < 0
+                   || writer_sm_outgoing(w, w->st->str_result, info->id,
+                                         to_str, from_str, info->lang) < 0)) {
         rc = -1;
     }
     if (rc > 0) {
         self->answered++;
-        rc = tap_write_out(self) < 0 ? -1 : 1;
+        rc = writer_write_out(w) < 0 ? -1 : 1;
     }
-    self->out.len = 0;
+    w->out.len = 0;
     Py_XDECREF(to);
     Py_XDECREF(from);
     return rc;
@@ -564,7 +444,7 @@ parser_settled(TapObject *self)
 static int
 act(TapObject *self, Action act, const StanzaInfo *info, int *debug)
 {
-    int d = debug_on(self, debug);
+    int d = writer_debug_on(&self->writer, debug);
     if (d != 0) {
         return d < 0 ? -1 : 0;
     }
@@ -574,15 +454,17 @@ act(TapObject *self, Action act, const StanzaInfo *info, int *debug)
         return settled;
     }
     if (act == ACT_ANSWER) {
-        int ok = self->answer_pings ? tap_can_write(self, debug) : 0;
+        int ok = self->answer_pings ? writer_can_write(&self->writer, debug)
+                                    : 0;
         return ok <= 0 ? ok : answer_ping(self, info);
     }
     int error = str_equals(info->type, "error");
     if (!self->complete_pongs
-        || !pings_is_pong(self, info->id, info->from, error)) {
+        || !pings_is_pong(&self->pings, info->id, info->from, error)) {
         return 0;
     }
-    if (pings_complete(self, info->id) < 0 || tap_sm_incoming(self) < 0) {
+    if (pings_complete(&self->pings, info->id) < 0
+        || writer_sm_incoming(&self->writer) < 0) {
         return -1;
     }
     return 1;
@@ -616,15 +498,15 @@ hold_more(TapObject *self, const char *p, size_t n)
     return 0;
 }
 
-/* The stanza whose name was just scanned is an iq (no prefix: the
-   stream's default namespace, which the parser checks). */
+/* Right after SCAN_STANZA_NAME: whether a rule may act on the stanza
+   (its name as written, no prefix: the stream's default namespace, which
+   the parser checks). */
 static int
-stanza_is_iq(const Scanner *scanner)
+stanza_is_held(const Scanner *scanner)
 {
     size_t n;
     const char *name = scanner_stanza_name(scanner, &n);
-
-    return n == 2 && memcmp(name, "iq", 2) == 0;
+    return rules_hold(name, n);
 }
 
 /* Scans the whole read into self->events.  The number of events, or -1
@@ -659,7 +541,7 @@ scan_read(TapObject *self, const char *buf, size_t len)
         e->flag = ev == SCAN_STANZA_START
                   ? self->scanner.stanza_start_in_earlier_read
                   : ev == SCAN_STANZA_END ? self->scanner.crowded
-                  : ev == SCAN_STANZA_NAME && stanza_is_iq(&self->scanner);
+                  : ev == SCAN_STANZA_NAME && stanza_is_held(&self->scanner);
         stanza_ended |= ev == SCAN_STANZA_END;
         if (ev == SCAN_STANZA_START) {
             self->scanner.crowded = 0;
@@ -1210,7 +1092,7 @@ sync_read(TapObject *self, PyObject *data)
 
 /* Registered mid-stream: see above.  A stream not yet begun, or begun
    after this, starts at its header as usual. */
-PyObject *
+static PyObject *
 tap_join_stream(TapObject *self, PyObject *Py_UNUSED(unused))
 {
     if (self->in_call) {
@@ -1337,14 +1219,13 @@ expat_defers(void)
 
 /* The references a Tap holds that may never be NULL: every method relies
    on them.  The collector's tp_clear sets them to None instead, so that a
-   cleared Tap raises if it is ever called again rather than crashing. */
-#define TAP_REQUIRED_FIELDS(X)                                  \
-    X(xmpp) X(feed) X(create_future) X(call_later) X(log_enabled) \
-    X(send_queue) X(normalize_jid) X(send_slow) X(on_timeout)   \
-    X(sm) X(expire)
-/* ...and those NULL when there is none: the armed timer, slixmpp's parser
-   the tap follows, its flush(), the transport's write(). */
-#define TAP_OPTIONAL_FIELDS(X) X(timer) X(parser) X(parser_flush) X(write)
+   cleared Tap raises if it is ever called again rather than crashing.
+   (Its Pings and Writer keep their own.) */
+#define TAP_REQUIRED_FIELDS(X) \
+    X(xmpp) X(feed) X(normalize_jid) X(send_slow)
+/* ...and those NULL when there is none: slixmpp's parser the tap follows,
+   its flush(). */
+#define TAP_OPTIONAL_FIELDS(X) X(parser) X(parser_flush)
 
 /* What Tap() takes from its arguments before the object exists; each a
    new reference. */
@@ -1397,16 +1278,16 @@ tap_make_own_parts(TapObject *self, PyObject *default_ns)
         PyErr_NoMemory();
         return -1;
     }
-    if (inflight_init(&self->inflight) < 0) {
+    if (pings_init(&self->pings, tap_state(self)) < 0) {
         return -1;
     }
     self->jids = PyDict_New();
     if (self->jids == NULL) {
         return -1;
     }
-    self->expire = PyObject_GetAttr((PyObject *)self,
-                                    tap_state(self)->str_expire);
-    return self->expire == NULL ? -1 : 0;
+    self->pings.expire = PyObject_GetAttr((PyObject *)self,
+                                          tap_state(self)->str_expire);
+    return self->pings.expire == NULL ? -1 : 0;
 }
 
 static PyObject *tap_vectorcall(PyObject *self, PyObject *const *args,
@@ -1446,48 +1327,28 @@ tap_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     buf_init(&self->default_ns);
     buf_init(&self->header);
     buf_init(&self->carry);
-    buf_init(&self->out);
+    writer_init(&self->writer, core_state_of_type(type));
     self->in_header = 1;
     self->passive = 1;
     self->component = component;
     self->reparse_deferral = (char)parts.reparse_deferral;
-    self->create_future = parts.create_future;
-    self->call_later = parts.call_later;
-    self->log_enabled = parts.log_enabled;
+    self->pings.create_future = parts.create_future;
+    self->pings.call_later = parts.call_later;
+    self->writer.log_enabled = parts.log_enabled;
     self->xmpp = Py_NewRef(xmpp);
     self->feed = Py_NewRef(feed);
-    self->send_queue = Py_NewRef(send_queue);
+    self->writer.xmpp = Py_NewRef(xmpp);
+    self->writer.send_queue = Py_NewRef(send_queue);
     self->normalize_jid = Py_NewRef(normalize_jid);
     self->send_slow = Py_NewRef(send_slow);
-    self->on_timeout = Py_NewRef(on_timeout);
-    self->sm = Py_NewRef(Py_None);
+    self->pings.on_timeout = Py_NewRef(on_timeout);
+    self->writer.sm = Py_NewRef(Py_None);
     if (tap_make_own_parts(self, default_ns) < 0) {
         Py_DECREF(self);
         return NULL;
     }
     PyObject_GC_Track(self);
     return (PyObject *)self;
-}
-
-typedef struct {
-    visitproc visit;
-    void *arg;
-    int rc;
-} VisitEntries;
-
-static void
-visit_entry(PingEntry *e, void *arg)
-{
-    VisitEntries *v = arg;
-    if (v->rc == 0 && e->future) {
-        v->rc = v->visit(e->future, v->arg);
-    }
-    if (v->rc == 0 && e->peer) {
-        v->rc = v->visit(e->peer, v->arg);
-    }
-    if (v->rc == 0 && e->context) {
-        v->rc = v->visit(e->context, v->arg);
-    }
 }
 
 static int
@@ -1499,26 +1360,15 @@ tap_traverse(TapObject *self, visitproc visit, void *arg)
     TAP_OPTIONAL_FIELDS(VISIT_FIELD)
 #undef VISIT_FIELD
     Py_VISIT(self->jids);
-    VisitEntries v = {visit, arg, 0};
-    inflight_foreach(&self->inflight, visit_entry, &v);
-    return v.rc;
-}
-
-/* Ends every entry without a word to anyone: the collector's way. */
-static void
-drop_all_entries(TapObject *self)
-{
-    PingEntry *e;
-    while ((e = inflight_earliest(&self->inflight)) != NULL) {
-        inflight_remove(&self->inflight, e);
-        pings_release(self, e);
-    }
+    int rc = writer_traverse(&self->writer, visit, arg);
+    return rc != 0 ? rc : pings_traverse(&self->pings, visit, arg);
 }
 
 static int
 tap_clear(TapObject *self)
 {
-    drop_all_entries(self);
+    pings_clear(&self->pings);
+    writer_clear(&self->writer);
 #define NONE_FIELD(name) Py_XSETREF(self->name, Py_NewRef(Py_None));
     TAP_REQUIRED_FIELDS(NONE_FIELD)
 #undef NONE_FIELD
@@ -1536,20 +1386,19 @@ tap_dealloc(TapObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
     PyObject_GC_UnTrack(self);
-    drop_all_entries(self);
+    pings_free(&self->pings);
+    writer_free(&self->writer);
 #define CLEAR_FIELD(name) Py_CLEAR(self->name);
     TAP_REQUIRED_FIELDS(CLEAR_FIELD)
     TAP_OPTIONAL_FIELDS(CLEAR_FIELD)
 #undef CLEAR_FIELD
     Py_CLEAR(self->jids);
-    inflight_free(&self->inflight);
     scanner_free(&self->scanner);
     stanza_parser_free(self->stanza_parser);
     PyMem_Free(self->events);
     buf_free(&self->default_ns);
     buf_free(&self->header);
     buf_free(&self->carry);
-    buf_free(&self->out);
     tp->tp_free((PyObject *)self);
     Py_DECREF(tp);
 }
@@ -1591,7 +1440,7 @@ refuse_delete(const PyObject *value)
 static size_t flag_offsets[] = {
     offsetof(TapObject, answer_pings),
     offsetof(TapObject, complete_pongs),
-    offsetof(TapObject, direct_send),
+    offsetof(TapObject, writer.direct_send),
     offsetof(TapObject, deliver_without_delay),
     offsetof(TapObject, reparse_deferral),
 };
@@ -1625,7 +1474,7 @@ flag_set(TapObject *self, PyObject *value, void *closure)
 static PyObject *
 sm_get(TapObject *self, void *Py_UNUSED(closure))
 {
-    return Py_NewRef(self->sm);
+    return Py_NewRef(self->writer.sm);
 }
 
 /* None, or what counts stanzas for Stream Management: incoming() and
@@ -1636,23 +1485,7 @@ sm_set(TapObject *self, PyObject *value, void *Py_UNUSED(closure))
     if (refuse_delete(value) < 0) {
         return -1;
     }
-    if (value != Py_None) {
-        CoreState *st = tap_state(self);
-        int has_in = PyObject_HasAttrWithError(value, st->str_incoming);
-        int has_out = has_in == 1
-                      ? PyObject_HasAttrWithError(value, st->str_outgoing) : 0;
-        if (has_in < 0 || has_out < 0) {
-            return -1;
-        }
-        if (!has_out) {
-            PyErr_Format(PyExc_TypeError, "sm must be None or have "
-                         "incoming() and outgoing(), not %.100s",
-                         Py_TYPE(value)->tp_name);
-            return -1;
-        }
-    }
-    Py_SETREF(self->sm, Py_NewRef(value));
-    return 0;
+    return writer_set_sm(&self->writer, value);
 }
 
 static PyObject *
@@ -1684,6 +1517,116 @@ static PyGetSetDef tap_getsets[] = {
 
 #undef FLAG
 
+/* ---- the pings' methods --------------------------------------------- */
+
+static int
+prepare_ping(void *ctx)
+{
+    return tap_sync_stream(ctx);
+}
+
+/* Writes our ping to the transport, or has slixmpp send it. */
+static int
+send_ping_request(void *ctx, PyObject *peer, PyObject *ifrom, Str id, Str to,
+                  Str from)
+{
+    TapObject *self = ctx;
+    int debug = -1;
+    int direct = writer_can_write(&self->writer, &debug);
+    if (direct < 0) {
+        return -1;
+    }
+    if (direct) {
+        return writer_send_ping(&self->writer, id, to, from);
+    }
+    PyObject *py_id = PyUnicode_FromStringAndSize(id.ptr, (Py_ssize_t)id.len);
+    if (py_id == NULL) {
+        return -1;
+    }
+    PyObject *args[3] = {py_id, peer, ifrom};
+    PyObject *r = PyObject_Vectorcall(self->send_slow, args, 3, NULL);
+    Py_DECREF(py_id);
+    Py_XDECREF(r);
+    return r == NULL ? -1 : 0;
+}
+
+static PyObject *
+tap_send_ping(TapObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    PingSender sender = {prepare_ping, send_ping_request, self};
+    return pings_send(&self->pings, &sender, args, nargs);
+}
+
+/* The Tap's methods that are its Pings': tap_X() forwards to pings_X(). */
+#define FORWARD_FASTCALL(name)                                              \
+    static PyObject *                                                       \
+    tap_##name(TapObject *self, PyObject *const *args, Py_ssize_t nargs)   \
+    {                                                                       \
+        return pings_##name(&self->pings, args, nargs);                     \
+    }
+#define FORWARD_O(name)                                                     \
+    static PyObject *                                                       \
+    tap_##name(TapObject *self, PyObject *arg)                              \
+    {                                                                       \
+        return pings_##name(&self->pings, arg);                             \
+    }
+#define FORWARD_NOARGS(name)                                                \
+    static PyObject *                                                       \
+    tap_##name(TapObject *self, PyObject *Py_UNUSED(ignored))               \
+    {                                                                       \
+        return pings_##name(&self->pings);                                  \
+    }
+FORWARD_FASTCALL(track)
+FORWARD_O(find)
+FORWARD_O(pop)
+FORWARD_NOARGS(pending)
+FORWARD_NOARGS(cancel_all)
+FORWARD_NOARGS(forget_cancelled)
+FORWARD_NOARGS(expire)
+#undef FORWARD_FASTCALL
+#undef FORWARD_O
+#undef FORWARD_NOARGS
+
+static PyObject *
+tap_counters(TapObject *self, PyObject *Py_UNUSED(ignored))
+{
+    return Py_BuildValue("(KK)", self->answered, self->pings.completed);
+}
+
+static PyMethodDef tap_methods[] = {
+    {"send_ping", (PyCFunction)(void (*)(void))tap_send_ping, METH_FASTCALL,
+     "send_ping(peer, ifrom, timeout, id=None)\n--\n\n"
+     "Send a ping, under id or one of ours; the future gets the round trip "
+     "time in seconds."},
+    {"track", (PyCFunction)(void (*)(void))tap_track, METH_FASTCALL,
+     "track(peer, timeout, future, context, id=None)\n--\n\n"
+     "The id (id, or a new one of ours) of a ping the caller sends; slixmpp "
+     "completes it."},
+    {"find", (PyCFunction)tap_find, METH_O,
+     "find(id)\n--\n\nThe Peer of the ping in flight with this id, or None."},
+    {"pop", (PyCFunction)tap_pop, METH_O,
+     "pop(id)\n--\n\n"
+     "Remove the ping with this id: (future, peer, context, rtt, tracked), "
+     "or None."},
+    {"pending", (PyCFunction)tap_pending, METH_NOARGS,
+     "pending()\n--\n\nThe number of pings in flight."},
+    {"counters", (PyCFunction)tap_counters, METH_NOARGS,
+     "counters()\n--\n\n(pings answered, pongs completed) by the fast path."},
+    {"cancel_all", (PyCFunction)tap_cancel_all, METH_NOARGS,
+     "cancel_all()\n--\n\nCancel every ping in flight."},
+    {"forget_cancelled", (PyCFunction)tap_forget_cancelled, METH_NOARGS,
+     "forget_cancelled()\n--\n\n"
+     "Drop every ping whose future was cancelled, without calling its "
+     "timeout handler, each counted lost: how many."},
+    {"join_stream", (PyCFunction)tap_join_stream, METH_NOARGS,
+     "join_stream()\n--\n\n"
+     "Follow slixmpp's stream from the middle: the fast path starts where "
+     "the tap can prove it reads the stream as slixmpp does."},
+    {"_expire", (PyCFunction)tap_expire, METH_NOARGS,
+     "_expire()\n--\n\nThe deadline timer's callback."},
+    {NULL, NULL, 0, NULL}
+};
+
 static PyMemberDef tap_members[] = {
     {"__vectorcalloffset__", Py_T_PYSSIZET, offsetof(TapObject, vectorcall),
      Py_READONLY, NULL},
@@ -1700,7 +1643,7 @@ static PyType_Slot tap_slots[] = {
     {Py_tp_traverse, tap_traverse},
     {Py_tp_clear, tap_clear},
     {Py_tp_dealloc, tap_dealloc},
-    {Py_tp_methods, tap_ping_methods},
+    {Py_tp_methods, tap_methods},
     {Py_tp_members, tap_members},
     {Py_tp_getset, tap_getsets},
     {0, NULL}

@@ -1,0 +1,53 @@
+/*
+ * The writer: what we write to the stream ourselves, the ping answers of
+ * the tap and the pings we send.  When we may write (slixmpp's send()
+ * would not hold the stanza back, nothing waits in its queue, debug
+ * logging is off), Stream Management's accounting, the transport's
+ * write().  Knows no Tap.
+ */
+#ifndef SLIXMPP_PING_C_WRITER_H
+#define SLIXMPP_PING_C_WRITER_H
+
+#include "core.h"
+
+/* Set by its owner: the Python objects from xmpp to sm are never NULL once
+   the owner is made (the collector's writer_clear() makes them None);
+   write is NULL while there is no transport. */
+typedef struct {
+    CoreState *st;              /* the module's, which outlives us */
+    PyObject *xmpp;             /* slixmpp's XMLStream */
+    PyObject *log_enabled;      /* slixmpp's stream logger's isEnabledFor */
+    PyObject *send_queue;       /* slixmpp's asyncio.Queue of stanzas */
+    PyObject *sm;               /* None, or incoming() and outgoing(...) */
+    PyObject *write;            /* transport.write, or NULL */
+    Buf out;                    /* the stanza being written */
+    char direct_send;           /* set by the plugin: we may write at all */
+} Writer;
+
+void writer_init(Writer *w, CoreState *st);
+int writer_traverse(Writer *w, visitproc visit, void *arg);
+/* The collector's: the objects made None, write NULL. */
+void writer_clear(Writer *w);
+void writer_free(Writer *w);
+
+/* Whether debug logging is on (it shows every stanza, so slixmpp handles
+   ours too): 1, 0, or -1 on error.  *cache, -1 at first, keeps the answer
+   for the rest of a read. */
+int writer_debug_on(Writer *w, int *cache);
+/* May we write a stanza now?  1, 0, or -1 on error; debug as above. */
+int writer_can_write(Writer *w, int *debug);
+/* Writes w->out to the transport, emptying it; with no transport left (a
+   read that met a new stream dropped it) the bytes are lost as on a closed
+   connection.  -1 on error. */
+int writer_write_out(Writer *w);
+/* A ping request written (serialized, counted, sent).  -1 on error. */
+int writer_send_ping(Writer *w, Str id, Str to, Str from);
+/* Stream Management counts what we consume and send as slixmpp would. */
+int writer_sm_incoming(Writer *w);
+int writer_sm_outgoing(Writer *w, PyObject *type, Str id, Str to, Str from,
+                       Str lang);
+/* tap.sm = value: None, or an object with incoming() and outgoing().  -1
+   with TypeError otherwise. */
+int writer_set_sm(Writer *w, PyObject *value);
+
+#endif
