@@ -54,7 +54,11 @@ def test_the_oracle_sees_a_consumed_stanza_out_of_place() -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize('path', API_CORPUS, ids=[p.name for p in API_CORPUS])
 def test_api_program_runs_clean(path: Path) -> None:
-    env = dict(os.environ, PYTHONPATH=str(FUZZ_DIR.parent.parent))
+    # The child imports what this process imports (a leg's own build: the
+    # sanitizer's, libxml2's newest), and the harness's helper from its
+    # directory, which PYTHONSAFEPATH (those legs set it) leaves off.
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(FUZZ_DIR)] + [p or os.getcwd() for p in sys.path]))
     env.pop('FUZZ_CORE', None)
     env.pop('FUZZ_API_EXCLUDE', None)
     done = subprocess.run(
