@@ -16,10 +16,6 @@
 
 #include "rules.h"
 
-/* A stream header larger than this is not one we need to understand. */
-#define MAX_HEADER ((size_t)64 * 1024)
-/* An iq larger than this is no ping nor pong: slixmpp gets it as it comes. */
-#define MAX_HELD ((size_t)16 * 1024)
 /* How many JIDs' reply forms to remember. */
 #define MAX_JIDS 4096
 
@@ -60,16 +56,10 @@ tap_sync_stream(TapObject *self)
     Py_XSETREF(self->parser, parser);
     Py_CLEAR(self->parser_flush);
     Py_CLEAR(self->writer.write);
-    scanner_reset(&self->scanner);
-    self->header.len = 0;
-    self->in_header = 1;
-    self->holding = 0;
-    self->carry.len = 0;
+    framer_restart(&self->framer);
     self->fed_unchecked = 0;
     self->sync = SYNC_NONE;
     self->synthetic_header = 0;
-    self->scanner.strict = 0;
-    self->scanner.report_open = 0;
     self->passive = parser == Py_None;
     if (!self->passive && self->reparse_deferral) {
         /* Without flush() nothing tells what expat holds back. */
@@ -143,10 +133,10 @@ feed_bytes(TapObject *self, const char *p, size_t n)
 static int
 feed_carry(TapObject *self)
 {
-    int rc = feed_bytes(self, self->carry.data, self->carry.len);
-    self->carry.len = 0;
-    self->holding = 0;
-    self->lone_lt = 0;
+    int rc = feed_bytes(self, self->framer.carry.data, self->framer.carry.len);
+    self->framer.carry.len = 0;
+    self->framer.holding = 0;
+    self->framer.lone_lt = 0;
     return rc;
 }
 
@@ -485,75 +475,29 @@ as_bytes(PyObject *data)
     return PyBytes_FromObject(data);
 }
 
+/* framer_hold(), with MemoryError. */
 static int
 hold_more(TapObject *self, const char *p, size_t n)
 {
-    if (self->carry.len + n > MAX_HELD) {
-        return 1;
-    }
-    if (buf_append(&self->carry, p, n) < 0) {
+    int r = framer_hold(&self->framer, p, n);
+    if (r < 0) {
         PyErr_NoMemory();
-        return -1;
     }
-    return 0;
+    return r;
 }
 
-/* Right after SCAN_STANZA_NAME: whether a rule may act on the stanza
-   (its name as written, no prefix: the stream's default namespace, which
-   the parser checks). */
-static int
-stanza_is_held(const Scanner *scanner)
-{
-    size_t n;
-    const char *name = scanner_stanza_name(scanner, &n);
-    return rules_hold(name, n);
-}
-
-/* Scans the whole read into self->events.  The number of events, or -1
-   when the scanner gave up (or memory ran out).  A read that ends a
+/* Scans the whole read into the framer's events.  The number of events,
+   or -1 when the scanner gave up (or memory ran out).  A read that ends a
    stanza sets the idle clock, once however many it ends. */
 static Py_ssize_t
 scan_read(TapObject *self, const char *buf, size_t len)
 {
-    size_t n = 0, pos = 0;
-    int stanza_ended = 0;
-    for (;;) {
-        ScanEvent ev = scanner_next(&self->scanner, buf, len, &pos);
-        if (ev == SCAN_MORE) {
-            break;
-        }
-        if (ev == SCAN_FAILED) {
-            return -1;
-        }
-        if (n == self->events_cap) {
-            size_t cap = self->events_cap ? self->events_cap * 2 : 64;
-            TapEvent *events = PyMem_Realloc(self->events,
-                                             cap * sizeof(TapEvent));
-            if (events == NULL) {
-                return -1;
-            }
-            self->events = events;
-            self->events_cap = cap;
-        }
-        TapEvent *e = &self->events[n++];
-        e->kind = ev;
-        e->pos = pos;
-        e->flag = ev == SCAN_STANZA_START
-                  ? self->scanner.stanza_start_in_earlier_read
-                  : ev == SCAN_STANZA_END ? self->scanner.crowded
-                  : ev == SCAN_STANZA_NAME && stanza_is_held(&self->scanner);
-        stanza_ended |= ev == SCAN_STANZA_END;
-        if (ev == SCAN_STANZA_START) {
-            self->scanner.crowded = 0;
-        }
-        if (ev == SCAN_STREAM_END) {
-            break;
-        }
-    }
-    if (stanza_ended) {
+    int stanza_ended;
+    long n = framer_scan(&self->framer, buf, len, &stanza_ended);
+    if (n >= 0 && stanza_ended) {
         self->received_at = core_monotonic();
     }
-    return (Py_ssize_t)n;
+    return n;
 }
 
 /* Keeps the stream header's bytes: its namespace declarations are the
@@ -561,15 +505,15 @@ scan_read(TapObject *self, const char *buf, size_t len)
 static void
 keep_header(TapObject *self, const char *p, size_t n, int complete)
 {
-    if (self->header.len + n > MAX_HEADER
-        || buf_append(&self->header, p, n) < 0) {
+    Framer *f = &self->framer;
+    if (framer_keep_header(f, p, n) < 0) {
         self->passive = 1;
         return;
     }
     if (complete) {
-        self->in_header = 0;
-        if (stanza_parser_begin(self->stanza_parser, self->header.data,
-                                self->header.len) < 0) {
+        f->in_header = 0;
+        if (stanza_parser_begin(self->stanza_parser, f->header.data,
+                                f->header.len) < 0) {
             self->passive = 1;
         }
     }
@@ -584,23 +528,23 @@ act_on_read(TapObject *self, const char *buf, size_t len, size_t n_events,
     size_t hold_from = 0, header_from = 0;
     int debug = -1;
     StanzaInfo info;
-    if (self->lone_lt) {
+    if (self->framer.lone_lt) {
         /* The '<' that ended the last read opens a stanza, or it goes on
            to slixmpp first. */
-        self->lone_lt = 0;
-        if (!(n_events > 0 && self->events[0].kind == SCAN_STANZA_START
-              && self->events[0].flag)) {
+        self->framer.lone_lt = 0;
+        if (!(n_events > 0 && self->framer.events[0].kind == SCAN_STANZA_START
+              && self->framer.events[0].flag)) {
             if (feed_carry(self) < 0) {
                 return -1;
             }
         }
     }
     for (size_t i = 0; i < n_events && !self->passive; i++) {
-        const TapEvent *ev = &self->events[i];
+        const FrameEvent *ev = &self->framer.events[i];
         size_t pos = ev->pos;
         switch (ev->kind) {
         case SCAN_HEADER_END:
-            if (self->in_header) {
+            if (self->framer.in_header) {
                 keep_header(self, buf + header_from, pos - header_from, 1);
             }
             break;
@@ -608,26 +552,26 @@ act_on_read(TapObject *self, const char *buf, size_t len, size_t n_events,
             /* A '<' that ended the last read is held already (lone_lt),
                or went to slixmpp. */
             if (!ev->flag && (self->answer_pings || self->complete_pongs)) {
-                self->holding = 1;
+                self->framer.holding = 1;
                 hold_from = pos - 1;
             }
             break;
         case SCAN_STANZA_NAME:
-            if (self->holding && !ev->flag) {
-                self->holding = 0;
-                if (self->carry.len && feed_carry(self) < 0) {
+            if (self->framer.holding && !ev->flag) {
+                self->framer.holding = 0;
+                if (self->framer.carry.len && feed_carry(self) < 0) {
                     return -1;
                 }
             }
             break;
         case SCAN_STANZA_END: {
-            if (!self->holding) {
+            if (!self->framer.holding) {
                 break;
             }
-            self->holding = 0;
+            self->framer.holding = 0;
             const char *span = buf + hold_from;
             size_t span_len = pos - hold_from;
-            int carried = self->carry.len > 0;
+            int carried = self->framer.carry.len > 0;
             if (carried) {
                 int r = hold_more(self, buf, pos);
                 if (r != 0) {
@@ -638,8 +582,8 @@ act_on_read(TapObject *self, const char *buf, size_t len, size_t n_events,
                     }
                     break;
                 }
-                span = self->carry.data;
-                span_len = self->carry.len;
+                span = self->framer.carry.data;
+                span_len = self->framer.carry.len;
             }
             /* A crowded stanza would cost libxml2 more than slixmpp. */
             Action action = ev->flag ? ACT_NONE
@@ -660,7 +604,7 @@ act_on_read(TapObject *self, const char *buf, size_t len, size_t n_events,
             }
             if (taken) {
                 *pass_from = pos;
-                self->carry.len = 0;
+                self->framer.carry.len = 0;
             }
             else if (carried) {
                 *pass_from = pos;
@@ -678,10 +622,10 @@ act_on_read(TapObject *self, const char *buf, size_t len, size_t n_events,
             break;
         }
     }
-    if (self->in_header && !self->passive) {
+    if (self->framer.in_header && !self->passive) {
         keep_header(self, buf + header_from, len - header_from, 0);
     }
-    if (self->holding && !self->passive) {
+    if (self->framer.holding && !self->passive) {
         int r = hold_more(self, buf + hold_from, len - hold_from);
         if (r < 0) {
             return -1;
@@ -700,13 +644,14 @@ act_on_read(TapObject *self, const char *buf, size_t len, size_t n_events,
             return -1;
         }
     }
-    else if (self->holding) {
+    else if (self->framer.holding) {
         /* Gone passive with bytes held: they go first. */
         if (feed_carry(self) < 0) {
             return -1;
         }
     }
-    else if (!self->passive && len > 0 && scanner_at_stanza_lt(&self->scanner)
+    else if (!self->passive && len > 0
+             && scanner_at_stanza_lt(&self->framer.scanner)
              && (self->answer_pings || self->complete_pongs)) {
         /* Keep a '<' that ends the read: it may open an iq. */
         if (feed_bytes(self, buf + *pass_from, len - 1 - *pass_from) < 0
@@ -714,7 +659,7 @@ act_on_read(TapObject *self, const char *buf, size_t len, size_t n_events,
             return -1;
         }
         *pass_from = len;
-        self->holding = self->lone_lt = 1;
+        self->framer.holding = self->framer.lone_lt = 1;
     }
     return 0;
 }
@@ -725,7 +670,7 @@ static int
 read_ended_stanza(TapObject *self, Py_ssize_t n_events)
 {
     for (Py_ssize_t i = 0; i < n_events && !self->passive; i++) {
-        if (self->events[i].kind == SCAN_STANZA_END) {
+        if (self->framer.events[i].kind == SCAN_STANZA_END) {
             return 1;
         }
     }
@@ -859,13 +804,13 @@ take_candidate(TapObject *self)
     if (depth != 1) {
         return 0;
     }
-    if (scanner_resume_in_root(&self->scanner, SYNC_ROOT,
+    if (scanner_resume_in_root(&self->framer.scanner, SYNC_ROOT,
                                sizeof(SYNC_ROOT) - 1) < 0) {
         PyErr_NoMemory();
         return -1;
     }
-    self->scanner.strict = 1;
-    self->scanner.report_open = 1;
+    self->framer.scanner.strict = 1;
+    self->framer.scanner.report_open = 1;
     self->sync = SYNC_OPEN;
     return 0;
 }
@@ -981,7 +926,7 @@ begin_synthetic_header(TapObject *self)
 static int
 try_settle(TapObject *self)
 {
-    if (self->passive || !scanner_between_stanzas(&self->scanner)) {
+    if (self->passive || !scanner_between_stanzas(&self->framer.scanner)) {
         return 0;
     }
     int settled = parser_settled(self);
@@ -993,8 +938,8 @@ try_settle(TapObject *self)
         /* Not what the scanner says: prove it again. */
         return take_candidate(self);
     }
-    self->scanner.strict = 0;
-    self->scanner.report_open = 0;
+    self->framer.scanner.strict = 0;
+    self->framer.scanner.report_open = 0;
     self->sync = SYNC_NONE;
     self->synthetic_header = 1;
     if (begin_synthetic_header(self) < 0) {
@@ -1012,7 +957,7 @@ check_first_stanza(TapObject *self, const char *buf, size_t n_events,
 {
     size_t lt = SIZE_MAX, name_end = 0;
     for (size_t i = 0; i < n_events && self->sync == SYNC_OPEN; i++) {
-        const TapEvent *ev = &self->events[i];
+        const FrameEvent *ev = &self->framer.events[i];
         switch (ev->kind) {
         case SCAN_STANZA_START:
             /* A tag begun in an earlier read is not checked whole. */
@@ -1106,7 +1051,7 @@ tap_join_stream(TapObject *self, PyObject *Py_UNUSED(unused))
     /* What slixmpp was fed before is unknown: settle before relying on it. */
     self->fed_unchecked = 1;
     if (!self->passive) {
-        self->in_header = 0;
+        self->framer.in_header = 0;
         self->sync = SYNC_SEEK;
     }
     Py_RETURN_NONE;
@@ -1163,7 +1108,7 @@ tap_call(TapObject *self, PyObject *const *args, size_t nargsf,
         /* Slixmpp's parser will refuse this read: let it see the read
            exactly as it came, to say so in its own words. */
         self->passive = 1;
-        if (self->holding) {
+        if (self->framer.holding) {
             rc = feed_carry(self);
         }
     }
@@ -1323,12 +1268,9 @@ tap_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     }
     PyObject_GC_UnTrack(self);
     self->vectorcall = tap_vectorcall;
-    scanner_init(&self->scanner);
+    framer_init(&self->framer);
     buf_init(&self->default_ns);
-    buf_init(&self->header);
-    buf_init(&self->carry);
     writer_init(&self->writer, core_state_of_type(type));
-    self->in_header = 1;
     self->passive = 1;
     self->component = component;
     self->reparse_deferral = (char)parts.reparse_deferral;
@@ -1393,12 +1335,9 @@ tap_dealloc(TapObject *self)
     TAP_OPTIONAL_FIELDS(CLEAR_FIELD)
 #undef CLEAR_FIELD
     Py_CLEAR(self->jids);
-    scanner_free(&self->scanner);
+    framer_free(&self->framer);
     stanza_parser_free(self->stanza_parser);
-    PyMem_Free(self->events);
     buf_free(&self->default_ns);
-    buf_free(&self->header);
-    buf_free(&self->carry);
     tp->tp_free((PyObject *)self);
     Py_DECREF(tp);
 }

@@ -8,17 +8,7 @@
 #include "core.h"
 #include "pings.h"
 #include "writer.h"
-#include "scanner.h"
-
-/* A scanner event of the current read, kept so that the read is looked at
-   whole before anything in it is acted upon. */
-typedef struct {
-    ScanEvent kind;
-    size_t pos;
-    int flag;           /* STANZA_START: '<' in an earlier read; NAME:
-                           held (rules.h); STANZA_END: crowded (see
-                           scanner.h) */
-} TapEvent;
+#include "framer.h"
 
 /* Where a tap that joined its stream mid-way stands (tap.c,
    "joining a stream mid-way"). */
@@ -54,20 +44,14 @@ typedef struct {
                                    input (CVE-2023-52425) */
     Buf default_ns;
     int component;
-    Scanner scanner;
     StanzaParser *stanza_parser;
-    Buf header;
-    int in_header;
+    /* the bytes: scanner, header, held stanza */
+    Framer framer;
     int passive;                /* hand everything to slixmpp */
     int fed_unchecked;          /* slixmpp got bytes since parser_settled() */
-    int holding;                /* an iq's bytes are held back */
-    int lone_lt;                /* ...or only the '<' that ended a read */
     int in_call;
     SyncState sync;
     int synthetic_header;       /* the stanza parser's context is made up */
-    Buf carry;                  /* the held bytes of earlier reads */
-    TapEvent *events;
-    size_t events_cap;
     /* the pings */
     Pings pings;
     /* what we write: answers and pings */
