@@ -427,27 +427,24 @@ def main() -> None:
                              'nothing')
     args = parser.parse_args()
     sizes = QUICK if args.quick else FULL
-    if args.only_late:
-        result = asyncio.run(registered_late(sizes))
-        print(report.table(report.registered_late_rows(result)))
-        print(json.dumps(result, indent=2))
-        return
-    if args.only_memory:
-        result = asyncio.run(memory_rows(sizes))
-        print(report.table(report.memory_rows(result, sizes.memory)))
-        print(json.dumps(result, indent=2))
-        return
-    if args.only_cpu:
-        result = asyncio.run(e2e.client_cpu(
-            e2e.CPU_N_QUICK if args.quick else e2e.CPU_N_FULL))
-        print(report.table(report.client_cpu_rows(result)))
-        print(json.dumps(result, indent=2))
-        return
-    if args.only_ping_many:
-        result = asyncio.run(ping_many_cost(sizes))
-        print(report.table([report.ping_many_row(result)]))
-        print(json.dumps(result, indent=2))
-        return
+    # --only-<name>: one group of rows (how to measure it, its rows).
+    only: dict[str, tuple[Callable[[], Awaitable[Any]],
+                          Callable[[Any], list[report.Row]]]] = {
+        'late': (lambda: registered_late(sizes), report.registered_late_rows),
+        'memory': (lambda: memory_rows(sizes),
+                   lambda result: report.memory_rows(result, sizes.memory)),
+        'cpu': (lambda: e2e.client_cpu(e2e.CPU_N_QUICK if args.quick
+                                       else e2e.CPU_N_FULL),
+                report.client_cpu_rows),
+        'ping_many': (lambda: ping_many_cost(sizes),
+                      lambda result: [report.ping_many_row(result)]),
+    }
+    for name, (measure, rows) in only.items():
+        if getattr(args, 'only_' + name):
+            result = asyncio.run(measure())
+            print(report.table(rows(result)))
+            print(json.dumps(result, indent=2))
+            return
 
     meta = {'date': datetime.datetime.now(datetime.UTC).isoformat(
                 timespec='seconds'),
