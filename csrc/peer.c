@@ -118,22 +118,22 @@ peer_allows(const PeerObject *peer, Str from)
 }
 
 void
-peer_record_pong(PyObject *obj, double rtt)
+peer_record_pong(PyObject *peer, double rtt)
 {
-    PeerObject *peer = (PeerObject *)obj;
+    PeerObject *self = (PeerObject *)peer;
     /* Welford's running mean and sum of squared deviations: no sum of
        squares, whose difference with n * mean^2 loses all precision when
        the round trips are close to each other. */
-    peer->received++;
-    peer->last = rtt;
-    double delta = rtt - peer->mean;
-    peer->mean += delta / (double)peer->received;
-    peer->m2 += delta * (rtt - peer->mean);
-    if (rtt < peer->min) {
-        peer->min = rtt;
+    self->received++;
+    self->last = rtt;
+    double delta = rtt - self->mean;
+    self->mean += delta / (double)self->received;
+    self->m2 += delta * (rtt - self->mean);
+    if (rtt < self->min) {
+        self->min = rtt;
     }
-    if (rtt > peer->max) {
-        peer->max = rtt;
+    if (rtt > self->max) {
+        self->max = rtt;
     }
 }
 

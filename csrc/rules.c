@@ -9,25 +9,33 @@ typedef enum {
     CHILD_PING          /* {urn:xmpp:ping}ping, with no child elements */
 } ChildRule;
 
+/* A string literal and its length, counted once, by the compiler. */
 typedef struct {
-    const char *name;   /* the element's local name */
-    const char *type;   /* its type attribute */
+    const char *ptr;
+    size_t len;
+} Literal;
+
+#define LITERAL(s) {s, sizeof(s) - 1}
+
+typedef struct {
+    Literal name;       /* the element's local name */
+    Literal type;       /* its type attribute */
     ChildRule child;
     Action action;
 } FastPathRule;
 
 static const FastPathRule rules[] = {
-    {"iq", "get", CHILD_PING, ACT_ANSWER},
-    {"iq", "result", CHILD_ANY, ACT_PONG},
-    {"iq", "error", CHILD_ANY, ACT_PONG},
+    {LITERAL("iq"), LITERAL("get"), CHILD_PING, ACT_ANSWER},
+    {LITERAL("iq"), LITERAL("result"), CHILD_ANY, ACT_PONG},
+    {LITERAL("iq"), LITERAL("error"), CHILD_ANY, ACT_PONG},
 };
 
 #define N_RULES (sizeof(rules) / sizeof(rules[0]))
 
 static int
-equals(const char *p, size_t n, const char *lit)
+equals(const char *p, size_t n, Literal lit)
 {
-    return p != NULL && strlen(lit) == n && memcmp(p, lit, n) == 0;
+    return p != NULL && n == lit.len && memcmp(p, lit.ptr, n) == 0;
 }
 
 int

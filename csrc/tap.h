@@ -1,6 +1,7 @@
 /*
  * The Tap object: the type and the stream tap in front of slixmpp's
- * data_received (tap.c), with the pings we send embedded (pings.h).
+ * data_received (tap.c).  It embeds what it is made of: the framer (the
+ * stream's bytes), the pings we send, the writer (what we write).
  */
 #ifndef SLIXMPP_PING_C_TAP_H
 #define SLIXMPP_PING_C_TAP_H

@@ -1,0 +1,7 @@
+# The C core's instructions under callgrind, an older build against this
+# tree's (benchmarks/instructions.py): make bench-instructions OLD=<commit>
+.PHONY: bench-instructions
+bench-instructions: build
+	@test -n "$(OLD)" || { echo 'make bench-instructions: say OLD=<commit>' >&2; exit 2; }
+	$(call apt_install,valgrind)
+	$(VENV)/bin/python benchmarks/instructions.py $(OLD) $(BENCH_INSTRUCTIONS_ARGS)
