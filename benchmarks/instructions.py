@@ -31,7 +31,7 @@ _NAMED = re.compile(r'\((\d+)\)(?: (.*))?')
 
 def workload(n: int) -> None:
     """What is measured; run under callgrind by measure()."""
-    import harness  # sets sys.path to the measured tree
+    from benchmarks import harness  # imports the measured tree's package
 
     async def main() -> None:
         async with harness.fresh_client('ours') as stream:
@@ -83,8 +83,9 @@ def measure(tree: Path, label: str, n: int) -> dict[str, int]:
     out = OUT / f'{label}.callgrind'
     env = {**os.environ, 'SLIXMPP_PING_C_BENCH_TREE': str(tree)}
     subprocess.run(('valgrind', '--tool=callgrind', '--quiet',
-                    f'--callgrind-out-file={out}', sys.executable, __file__,
-                    '--workload', str(n)), env=env, check=True)
+                    f'--callgrind-out-file={out}', sys.executable, '-m',
+                    'benchmarks.instructions', '--workload', str(n)),
+                   env=env, check=True, cwd=ROOT)
     return by_object(out)
 
 
@@ -100,13 +101,11 @@ def main() -> int:
     parser.add_argument('--workload', type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.workload is not None:
-        sys.path.insert(0, str(HERE))
         workload(args.workload)
         return 0
     if args.old is None or shutil.which('valgrind') is None:
         parser.error('say OLD_COMMIT, with valgrind installed')
-    sys.path.insert(0, str(HERE))
-    from compare import old_tree
+    from benchmarks.compare import old_tree
     OUT.mkdir(parents=True, exist_ok=True)
     old = measure(old_tree(args.old), 'old', args.pings)
     new = measure(ROOT, 'new', args.pings)

@@ -4,4 +4,4 @@
 bench-instructions: build
 	@test -n "$(OLD)" || { echo 'make bench-instructions: say OLD=<commit>' >&2; exit 2; }
 	$(call apt_install,valgrind)
-	$(VENV)/bin/python benchmarks/instructions.py $(OLD) $(BENCH_INSTRUCTIONS_ARGS)
+	$(VENV)/bin/python -m benchmarks.instructions $(OLD) $(BENCH_INSTRUCTIONS_ARGS)
