@@ -549,31 +549,6 @@ def test_track_raises_what_looking_up_the_futures_cancel_raised() -> None:
     assert unraisable == []
 
 
-def test_cancel_all_raises_the_first_error_once_every_ping_is_gone() -> None:
-    class Unstoppable:
-        """A future whose cancel() fails."""
-        def __init__(self) -> None:
-            self.cancels = 0
-
-        def cancel(self) -> None:
-            self.cancels += 1
-            raise RuntimeError(f'cannot cancel {id(self)}')
-
-    async def main() -> None:
-        tap, _, _ = make_tap(asyncio.get_running_loop())
-        peer = Peer('example.com', 'example.com')
-        futures = [Unstoppable(), Unstoppable()]
-        for future in futures:
-            tap.track(peer, 1000.0, future, None)
-        with pytest.raises(RuntimeError, match='cannot cancel') as raised:
-            tap.cancel_all()
-        # Raised as it was: its traceback still ends in cancel().
-        assert raised.traceback[-1].name == 'cancel'
-        assert [f.cancels for f in futures] == [1, 1]
-        assert tap.pending() == 0
-    run(main())
-
-
 def test_references_are_released() -> None:
     async def main() -> None:
         loop = asyncio.get_running_loop()
