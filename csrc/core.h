@@ -26,6 +26,7 @@ typedef struct {
     PyObject *str_cancel;
     PyObject *str_cancelled;
     PyObject *str_call_later;
+    PyObject *str_call_soon;
     PyObject *str_create_future;
     PyObject *str_expire;
     PyObject *str_incoming;

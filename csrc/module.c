@@ -231,6 +231,7 @@ core_exec(PyObject *module)
     INTERN(str_cancel, "cancel");
     INTERN(str_cancelled, "cancelled");
     INTERN(str_call_later, "call_later");
+    INTERN(str_call_soon, "call_soon");
     INTERN(str_create_future, "create_future");
     INTERN(str_expire, "_expire");
     INTERN(str_incoming, "incoming");
@@ -294,6 +295,7 @@ core_clear(PyObject *module)
     Py_CLEAR(st->str_cancel);
     Py_CLEAR(st->str_cancelled);
     Py_CLEAR(st->str_call_later);
+    Py_CLEAR(st->str_call_soon);
     Py_CLEAR(st->str_create_future);
     Py_CLEAR(st->str_expire);
     Py_CLEAR(st->str_incoming);

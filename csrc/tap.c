@@ -53,6 +53,11 @@ tap_sync_stream(TapObject *self)
         Py_DECREF(parser);
         return 0;
     }
+    /* What this turn wrote belongs to the stream it was written on. */
+    if (writer_flush(&self->writer) < 0) {
+        Py_DECREF(parser);
+        return -1;
+    }
     Py_XSETREF(self->parser, parser);
     Py_CLEAR(self->parser_flush);
     Py_CLEAR(self->writer.write);
@@ -1175,7 +1180,7 @@ expat_defers(void)
 /* What Tap() takes from its arguments before the object exists; each a
    new reference. */
 typedef struct {
-    PyObject *create_future, *call_later, *log_enabled;
+    PyObject *create_future, *call_later, *call_soon, *log_enabled;
     int reparse_deferral;
 } LoopParts;
 
@@ -1184,6 +1189,7 @@ loop_parts_clear(LoopParts *parts)
 {
     Py_CLEAR(parts->create_future);
     Py_CLEAR(parts->call_later);
+    Py_CLEAR(parts->call_soon);
     Py_CLEAR(parts->log_enabled);
 }
 
@@ -1198,6 +1204,9 @@ loop_parts_get(CoreState *st, PyObject *loop, PyObject *logger,
         parts->call_later = PyObject_GetAttr(loop, st->str_call_later);
     }
     if (parts->call_later != NULL) {
+        parts->call_soon = PyObject_GetAttr(loop, st->str_call_soon);
+    }
+    if (parts->call_soon != NULL) {
         parts->log_enabled = PyObject_GetAttr(logger, st->str_is_enabled_for);
     }
     parts->reparse_deferral = parts->log_enabled != NULL ? expat_defers() : -1;
@@ -1232,7 +1241,12 @@ tap_make_own_parts(TapObject *self, PyObject *default_ns)
     }
     self->pings.expire = PyObject_GetAttr((PyObject *)self,
                                           tap_state(self)->str_expire);
-    return self->pings.expire == NULL ? -1 : 0;
+    if (self->pings.expire == NULL) {
+        return -1;
+    }
+    self->writer.flush = PyObject_GetAttr((PyObject *)self,
+                                          tap_state(self)->str_flush);
+    return self->writer.flush == NULL ? -1 : 0;
 }
 
 static PyObject *tap_vectorcall(PyObject *self, PyObject *const *args,
@@ -1277,6 +1291,7 @@ tap_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     self->pings.create_future = parts.create_future;
     self->pings.call_later = parts.call_later;
     self->writer.log_enabled = parts.log_enabled;
+    self->writer.call_soon = parts.call_soon;
     self->xmpp = Py_NewRef(xmpp);
     self->feed = Py_NewRef(feed);
     self->writer.xmpp = Py_NewRef(xmpp);
@@ -1532,6 +1547,12 @@ tap_counters(TapObject *self, PyObject *Py_UNUSED(ignored))
     return Py_BuildValue("(KK)", self->answered, self->pings.completed);
 }
 
+static PyObject *
+tap_flush(TapObject *self, PyObject *Py_UNUSED(ignored))
+{
+    return writer_flush(&self->writer) < 0 ? NULL : Py_NewRef(Py_None);
+}
+
 static PyMethodDef tap_methods[] = {
     {"send_ping", (PyCFunction)(void (*)(void))tap_send_ping, METH_FASTCALL,
      "send_ping(peer, ifrom, timeout, id=None)\n--\n\n"
@@ -1561,6 +1582,10 @@ static PyMethodDef tap_methods[] = {
      "join_stream()\n--\n\n"
      "Follow slixmpp's stream from the middle: the fast path starts where "
      "the tap can prove it reads the stream as slixmpp does."},
+    {"flush", (PyCFunction)tap_flush, METH_NOARGS,
+     "flush()\n--\n\n"
+     "Write what the fast path wrote this turn of the event loop now: "
+     "before anything else is written to the transport."},
     {"_expire", (PyCFunction)tap_expire, METH_NOARGS,
      "_expire()\n--\n\nThe deadline timer's callback."},
     {NULL, NULL, 0, NULL}

@@ -7,7 +7,11 @@
 
 /* The references that may never be NULL (see writer.h), and those NULL
    when there is none. */
-#define WRITER_REQUIRED_FIELDS(X) X(xmpp) X(log_enabled) X(send_queue) X(sm)
+/* The most of a flushed buffer's memory kept for the next turn. */
+#define WRITER_KEPT_CAPACITY ((size_t)64 * 1024)
+
+#define WRITER_REQUIRED_FIELDS(X) \
+    X(xmpp) X(log_enabled) X(send_queue) X(sm) X(call_soon) X(flush)
 #define WRITER_OPTIONAL_FIELDS(X) X(write)
 
 void
@@ -15,6 +19,7 @@ writer_init(Writer *w, CoreState *st)
 {
     w->st = st;
     buf_init(&w->out);
+    buf_init(&w->pending);
 }
 
 int
@@ -46,6 +51,7 @@ writer_free(Writer *w)
     WRITER_OPTIONAL_FIELDS(CLEAR_FIELD)
 #undef CLEAR_FIELD
     buf_free(&w->out);
+    buf_free(&w->pending);
 }
 
 static int
@@ -97,21 +103,57 @@ writer_can_write(Writer *w, int *debug)
     return busy < 0 ? -1 : !busy;
 }
 
-/* Python code run since writer_can_write() (a read that met a new stream)
-   may have dropped the transport: the bytes are then lost as on a
-   connection that closed, and Stream Management, which counted them,
-   resends them on resume. */
+/* One transport write for a whole turn: each write costs a Python call and
+   a system call, as much as the rest of a ping.  The flush comes at the
+   end of the turn (call_soon runs after everything ready now), or sooner:
+   slixmpp's send_raw() flushes before it writes. */
 int
 writer_write_out(Writer *w)
 {
-    PyObject *transport_write = Py_XNewRef(w->write);
-    if (transport_write == NULL) {
-        w->out.len = 0;
+    int rc = buf_append(&w->pending, w->out.data, w->out.len);
+    w->out.len = 0;
+    if (rc < 0) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (w->flush_scheduled) {
         return 0;
     }
-    PyObject *bytes = PyBytes_FromStringAndSize(w->out.data,
-                                                (Py_ssize_t)w->out.len);
-    w->out.len = 0;
+    /* Set first: a call_soon that runs the flush at once finds it set. */
+    w->flush_scheduled = 1;
+    PyObject *r = PyObject_CallOneArg(w->call_soon, w->flush);
+    if (r == NULL) {
+        /* No loop to run it (closed, or cleared by the collector): the
+           bytes go now, as they did before there was a turn to wait for. */
+        PyErr_Clear();
+        return writer_flush(w);
+    }
+    Py_DECREF(r);
+    return 0;
+}
+
+/* Python code run since the bytes were counted (a read that met a new
+   stream) may have dropped the transport: they are then lost as on a
+   connection that closed. */
+int
+writer_flush(Writer *w)
+{
+    w->flush_scheduled = 0;
+    if (w->pending.len == 0) {
+        return 0;
+    }
+    PyObject *transport_write = Py_XNewRef(w->write);
+    if (transport_write == NULL) {
+        w->pending.len = 0;
+        return 0;
+    }
+    PyObject *bytes = PyBytes_FromStringAndSize(w->pending.data,
+                                                (Py_ssize_t)w->pending.len);
+    w->pending.len = 0;
+    if (w->pending.cap > WRITER_KEPT_CAPACITY) {
+        /* A flood's worth is not kept for the quiet turns after it. */
+        buf_free(&w->pending);
+    }
     if (bytes == NULL) {
         Py_DECREF(transport_write);
         return -1;

@@ -3,7 +3,10 @@
  * the tap and the pings we send.  When we may write (slixmpp's send()
  * would not hold the stanza back, nothing waits in its queue, debug
  * logging is off), Stream Management's accounting, the transport's
- * write().  Knows no Tap.
+ * write().  What one turn of the event loop writes goes out in one
+ * transport write, at the end of the turn or before anything slixmpp
+ * writes (its send_raw() flushes first): in the order Stream Management
+ * counted it.  Knows no Tap.
  */
 #ifndef SLIXMPP_PING_C_WRITER_H
 #define SLIXMPP_PING_C_WRITER_H
@@ -19,8 +22,12 @@ typedef struct {
     PyObject *log_enabled;      /* slixmpp's stream logger's isEnabledFor */
     PyObject *send_queue;       /* slixmpp's asyncio.Queue of stanzas */
     PyObject *sm;               /* None, or incoming() and outgoing(...) */
+    PyObject *call_soon;        /* the loop's call_soon */
+    PyObject *flush;            /* what call_soon runs: writer_flush() */
     PyObject *write;            /* transport.write, or NULL */
     Buf out;                    /* the stanza being written */
+    Buf pending;                /* written this turn, not yet flushed */
+    char flush_scheduled;       /* call_soon(flush) is on its way */
     char direct_send;           /* set by the plugin: we may write at all */
 } Writer;
 
@@ -36,10 +43,14 @@ void writer_free(Writer *w);
 int writer_debug_on(Writer *w, int *cache);
 /* May we write a stanza now?  1, 0, or -1 on error; debug as above. */
 int writer_can_write(Writer *w, int *debug);
-/* Writes w->out to the transport, emptying it; with no transport left (a
-   read that met a new stream dropped it) the bytes are lost as on a closed
-   connection.  -1 on error. */
+/* Writes w->out, emptying it: after what this turn wrote already, flushed
+   at the end of the turn.  -1 on error. */
 int writer_write_out(Writer *w);
+/* Writes what this turn wrote to the transport now; with no transport left
+   (a read that met a new stream dropped it) the bytes are lost as on a
+   closed connection, and Stream Management, which counted them, resends
+   them on resume.  -1 on error. */
+int writer_flush(Writer *w);
 /* A ping request written (serialized, counted, sent).  -1 on error. */
 int writer_send_ping(Writer *w, Str id, Str to, Str from);
 /* Stream Management counts what we consume and send as slixmpp would. */

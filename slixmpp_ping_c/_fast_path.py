@@ -195,6 +195,7 @@ class FastPathPermissions:
         self._watch('remove_handler', self._handler_removed)
         self._watch('add_filter', self._judge_filters)
         self._watch('del_filter', self._judge_filters)
+        self._flush_before_send_raw()
         # An attribute of the instance, in front of the method.
         xmpp.__dict__['data_received'] = self._tap
         if xmpp.parser is not None:
@@ -207,6 +208,7 @@ class FastPathPermissions:
     def remove(self) -> None:
         xmpp = self._xmpp
         tap = self._tap
+        tap.flush()
         for method in self._wrapped:
             xmpp.__dict__.pop(method, None)
         if xmpp.__dict__.get('data_received') is tap:
@@ -235,6 +237,21 @@ class FastPathPermissions:
             return result
         setattr(self._xmpp, method, watched)
         self._wrapped.append(method)
+
+    def _flush_before_send_raw(self) -> None:
+        """The tap writes what one turn of the event loop sends at once,
+        at the turn's end: whatever slixmpp writes (send_raw(), through
+        which its send queue, keepalives and stream footer go) follows
+        it, in the order Stream Management counted."""
+        original = self._xmpp.send_raw
+        flush = self._tap.flush
+
+        @functools.wraps(original)
+        def send_raw(data: str | bytes) -> None:
+            flush()
+            original(data)
+        self._xmpp.__dict__['send_raw'] = send_raw
+        self._wrapped.append('send_raw')
 
     def _sample_stanzas(self) -> tuple[StanzaBase, StanzaBase]:
         """A ping request and a pong as they would arrive, to ask each

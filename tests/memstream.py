@@ -106,6 +106,8 @@ class MemoryTransport(asyncio.Transport):
         self._protocol: asyncio.BaseProtocol | None = None
         self._buffer = bytearray()
         self._closing = False
+        #: How many write() calls there were.
+        self.writes = 0
         #: Bytes written after close(), which a real transport would drop.
         self.dropped = bytearray()
 
@@ -113,6 +115,7 @@ class MemoryTransport(asyncio.Transport):
     def write(self, data: bytes | bytearray | memoryview) -> None:
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f'data must be bytes-like, not {type(data).__name__}')
+        self.writes += 1
         if self._closing:
             self.dropped += data
             return

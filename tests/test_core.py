@@ -12,6 +12,7 @@ import gc
 import logging
 import math
 import random
+import re
 import statistics
 import sys
 import xml.etree.ElementTree as ET
@@ -146,11 +147,24 @@ def test_strings_xml_cannot_carry(bad: str) -> None:
 # ---- the stream tap ---------------------------------------------------
 
 class FakeTransport:
+    """Keeps each stanza written.  The tap writes what one turn of the
+    event loop sends at once, at the turn's end: ``written`` is read as
+    after that turn (``flush``, the tap's, set by make_tap)."""
+
     def __init__(self) -> None:
-        self.written: list[bytes] = []
+        self._written: list[bytes] = []
+        self.writes = 0
+        self.flush: Callable[[], None] = lambda: None
 
     def write(self, data: bytes) -> None:
-        self.written.append(data)
+        self.writes += 1
+        self._written.extend(
+            part for part in re.split(rb'(?=<iq[ />])', data) if part)
+
+    @property
+    def written(self) -> list[bytes]:
+        self.flush()
+        return self._written
 
 
 class FakeParser:
@@ -215,6 +229,7 @@ def make_tap(loop: asyncio.AbstractEventLoop | None = None,
     tap.answer_pings = flags.get('answer_pings', True)
     tap.complete_pongs = flags.get('complete_pongs', True)
     tap.direct_send = flags.get('direct_send', True)
+    stream.transport.flush = tap.flush
     return tap, stream, timeouts
 
 
@@ -376,6 +391,29 @@ def test_ping_pong_in_c() -> None:
         assert 0 <= rtt < 5
         assert tap.pending() == 0 and tap.counters() == (0, 1)
         assert stream.received == [HEADER]
+    run(main())
+
+
+def test_a_turns_writes_go_out_at_its_end_on_their_own_stream() -> None:
+    async def main() -> None:
+        tap, stream, peer = started_tap()
+        old = stream.transport
+        for _ in range(3):
+            tap.send_ping(peer, None, 5.0)
+        tap(ping('p1'))
+        assert old.writes == 0
+        await asyncio.sleep(0)
+        assert old.writes == 1 and len(old.written) == 4
+        # A new stream on a new transport before the turn ended: what was
+        # written for the old one went there, not to the new one.
+        tap.send_ping(peer, None, 5.0)
+        stream.restart()
+        stream.transport = FakeTransport()
+        tap(HEADER)
+        assert old.writes == 2 and len(old.written) == 5
+        await asyncio.sleep(0)
+        assert stream.transport.writes == 0
+        tap.cancel_all()
     run(main())
 
 

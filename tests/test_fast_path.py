@@ -183,3 +183,42 @@ async def test_no_ping_answered_once_slixmpp_refused_an_earlier_read() -> None:
         await s.settle()
         assert 'type="result"' not in s.take_sent().decode()
         assert counters(s)[0] == before
+
+
+# ---- one transport write a turn ---------------------------------------------
+
+async def test_a_turns_pings_go_out_in_one_write() -> None:
+    async with client_stream(XEP_0199) as s:
+        before = s.transport.writes
+        pings = asyncio.gather(*(s.ping_plugin.ping(timeout=60)
+                                 for _ in range(20)))
+        await s.settle()
+        sent = s.take_sent().decode()
+        assert s.transport.writes == before + 1 and sent.count('<iq ') == 20
+        ids = re.findall(r'id="([0-9a-f]+)"', sent)
+        # ...and a read's answers, to the server's pings, in one too.
+        s.feed(''.join(result_xml(i, frm=SERVER) for i in ids)
+               + ping_xml('a1', frm=SERVER) + ping_xml('a2', frm=SERVER))
+        assert len(await pings) == 20
+        await s.settle()
+        assert s.transport.writes == before + 2
+        assert s.take_sent().count(b'<iq ') == 2
+        assert counters(s) == (2, 20)
+
+
+async def test_what_slixmpp_writes_follows_the_turns_pings() -> None:
+    # slixmpp's send_raw() (its send queue, keepalives, SM's <r/>, the
+    # stream footer) flushes the turn's pings first: the wire keeps the
+    # order in which Stream Management counted.
+    async with client_stream(XEP_0199) as s:
+        tasks = [asyncio.create_task(s.ping_plugin.ping(timeout=60))
+                 for _ in range(3)]
+        await asyncio.sleep(0)      # each task has sent; no flush yet
+        assert s.sent() == b''
+        s.xmpp.send_raw('<presence/>')
+        wire = s.take_stanzas()
+        assert len(wire) == 4 and '<presence' in wire[3]
+        assert all('urn:xmpp:ping' in stanza for stanza in wire[:3])
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -13,6 +13,7 @@ import asyncio
 import gc
 import logging
 import os
+import re
 import random
 import statistics
 import subprocess
@@ -49,11 +50,17 @@ class Parser:
 class Stream:
     def __init__(self):
         self.parser = Parser()
-        self.written = []
-        self.transport = SimpleNamespace(write=self.written.append)
+        self.wrote = []
+        self.transport = SimpleNamespace(write=self.wrote.append)
         self._session_started = True
         self._always_send_everything = False
         self.received = []
+        self.flush = lambda: None
+    @property
+    def written(self):
+        # As after the turn: the tap writes a turn's stanzas at its end.
+        self.flush()
+        return self.wrote
     def feed(self, data):
         self.received.append(data)
 
@@ -71,6 +78,7 @@ def make_tap(loop):
     args, kwargs = tap_args(stream, loop)
     tap = Tap(*args, **kwargs)
     tap.answer_pings = tap.complete_pongs = tap.direct_send = True
+    stream.flush = tap.flush
     return tap, stream
 '''
 
@@ -124,6 +132,7 @@ def test_tap_new_with_arguments_builds_the_whole_tap() -> None:
             stream = Stream()
             args, kwargs = tap_args(stream, asyncio.get_running_loop())
             tap = Tap.__new__(Tap, *args, **kwargs)
+            stream.flush = tap.flush
             tap.answer_pings = tap.direct_send = True
             tap(HEADER + PING)
             assert tap.counters() == (1, 0), tap.counters()
@@ -224,7 +233,8 @@ def tap_kwargs() -> dict[str, Any]:
 
 
 # What Tap() takes of a loop, for a tap that never pings.
-IDLE_LOOP = SimpleNamespace(create_future=object, call_later=print)
+IDLE_LOOP = SimpleNamespace(create_future=object, call_later=print,
+                            call_soon=print)
 
 
 def tap_here() -> Tap:
@@ -322,6 +332,8 @@ def test_to_survives_callbacks_that_replace_it() -> None:
                     return loop.create_future()
                 def call_later(self, *args):
                     return loop.call_later(*args)
+                def call_soon(self, *args):
+                    return loop.call_soon(*args)
 
             class Log:
                 def isEnabledFor(self, level):
@@ -331,6 +343,7 @@ def test_to_survives_callbacks_that_replace_it() -> None:
             args, kwargs = tap_args(stream, Loop())
             kwargs['log'] = Log()
             tap = Tap(*args, **kwargs)
+            stream.flush = tap.flush
             tap.direct_send = True
             tap(HEADER)
             future = tap.send_ping(peer, None, 5.0)
@@ -363,9 +376,12 @@ def test_ifrom_and_id_survive_callbacks() -> None:
                     return loop.create_future()
                 def call_later(self, *args):
                     return loop.call_later(*args)
+                def call_soon(self, *args):
+                    return loop.call_soon(*args)
 
             args, kwargs = tap_args(stream, Loop())
             tap = Tap(*args, **kwargs)
+            stream.flush = tap.flush
             tap.direct_send = True
             tap(HEADER)
             future = tap.send_ping(Peer('j', 'example.com'), names['ifrom'],
@@ -446,6 +462,9 @@ class RecordingLoop:
     def create_future(self) -> asyncio.Future[Any]:
         return self.loop.create_future()
 
+    def call_soon(self, callback: Any) -> asyncio.Handle:
+        return self.loop.call_soon(callback)
+
     def call_later(self, delay: float, callback: Any) -> asyncio.TimerHandle:
         index = len(self.timers)
 
@@ -498,7 +517,9 @@ async def test_forget_cancelled_frees_the_slots() -> None:
     assert tap.pending() == 10
     assert tap.forget_cancelled() == 4
     assert tap.pending() == 6 and tap.forget_cancelled() == 0
-    ids = [parse_stanza(w)['id'] for w in written]
+    tap.flush()     # the turn's pings, written at once
+    ids = [parse_stanza(w)['id']
+           for w in re.split(rb'(?=<iq )', b''.join(written)) if w]
     assert [tap.find(i) is not None for i in ids] == [False] * 4 + [True] * 6
     # Given up is lost, as at a deadline: sent = received + lost + in flight.
     assert peer.stats()[:3] == (10, 0, 4)

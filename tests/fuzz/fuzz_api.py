@@ -142,7 +142,7 @@ class Run:
         self.ids: list[str] = []
         self.futures: list[Any] = []
         self.handles: list[Any] = []
-        self.real_handles: list[asyncio.TimerHandle] = []
+        self.real_handles: list[asyncio.Handle] = []
         self.system_errors: list[BaseException] = []
         self.events: set[str] = set()   # what the program got to (seeds)
 
@@ -262,6 +262,9 @@ class Loop:
         Active.run.remember(Active.run.handles, handle)
         return handle
 
+    def call_soon(self, callback: Callable[..., Any], *args: Any) -> Any:
+        return self.call_later(0.0, callback, *args)
+
 
 REAL_LOOP = asyncio.new_event_loop()
 REAL_LOOP.set_exception_handler(lambda loop, context: None)
@@ -278,6 +281,12 @@ class RealLoop:
     def call_later(self, delay: float, callback: Callable[..., Any],
                    *args: Any) -> Any:
         handle = REAL_LOOP.call_later(delay, callback, *args)
+        Active.run.remember(Active.run.handles, handle)
+        Active.run.real_handles.append(handle)
+        return hook(handle, timer=True)
+
+    def call_soon(self, callback: Callable[..., Any], *args: Any) -> Any:
+        handle = REAL_LOOP.call_soon(callback, *args)
         Active.run.remember(Active.run.handles, handle)
         Active.run.real_handles.append(handle)
         return hook(handle, timer=True)
@@ -721,7 +730,7 @@ def op_table(run: Run) -> None:
 
 
 def op_timer(run: Run) -> None:
-    """A timer the core armed fires (cancelled or not), or the real loop
+    """A timer or call_soon the core made fires (cancelled or not), or the real loop
     runs one step."""
     p = run.program
     if p.byte() & 1 or not run.handles:
@@ -732,7 +741,7 @@ def op_timer(run: Run) -> None:
     handle = p.pick(run.handles)
     if isinstance(handle, Handle):
         attempt(handle.callback, *handle.args)
-    elif isinstance(handle, asyncio.TimerHandle):
+    elif isinstance(handle, asyncio.Handle):
         attempt(handle._run)
 
 
@@ -869,6 +878,7 @@ def probe(setup: TapSetup) -> None:
          ).encode())
     assert tap.counters()[0] == answered + 1, (
         'a ping not answered in C on a fresh stream', transport.written)
+    tap.flush()     # the end of the turn, whether or not its flush ran
     assert any(PROBE_ID.encode() in data for data in transport.written), (
         transport.written)
 

@@ -45,6 +45,9 @@ class Loop:
     def call_later(self, delay: float, callback: Any, *args: Any) -> Any:
         return types.SimpleNamespace(cancel=lambda: None)
 
+    def call_soon(self, callback: Any, *args: Any) -> Any:
+        return types.SimpleNamespace(cancel=lambda: None)
+
 
 tap = Tap(xmpp, lambda data: None, Loop(), default_ns='jabber:client',
           component=False,
@@ -53,4 +56,5 @@ tap = Tap(xmpp, lambda data: None, Loop(), default_ns='jabber:client',
           send_slow=lambda *args: None, on_timeout=lambda *args: None)
 tap.direct_send = True
 tap.send_ping(Peer('a@example.com', 'a@example.com'), None, 60.0)
+tap.flush()     # the turn ends: the write, with no transport left
 print('no crash')

@@ -34,6 +34,9 @@ class Loop:
             raise RuntimeError('the loop is closed')
         return Handle()
 
+    def call_soon(self, callback: Any, *args: Any) -> Any:
+        return types.SimpleNamespace(cancel=lambda: None)
+
 
 xmpp = types.SimpleNamespace(parser=None, transport=None)
 tap = Tap(xmpp, lambda data: None, Loop(), default_ns='jabber:client',
