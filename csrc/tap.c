@@ -129,17 +129,6 @@ feed_bytes(TapObject *self, const char *p, size_t n)
     return rc;
 }
 
-/* Hands the held bytes of earlier reads to slixmpp. */
-static int
-feed_carry(TapObject *self)
-{
-    int rc = feed_bytes(self, self->framer.carry.data, self->framer.carry.len);
-    self->framer.carry.len = 0;
-    self->framer.holding = 0;
-    self->framer.lone_lt = 0;
-    return rc;
-}
-
 /* ---- incoming iq ----------------------------------------------------- */
 
 static int
@@ -475,17 +464,6 @@ as_bytes(PyObject *data)
     return PyBytes_FromObject(data);
 }
 
-/* framer_hold(), with MemoryError. */
-static int
-hold_more(TapObject *self, const char *p, size_t n)
-{
-    int r = framer_hold(&self->framer, p, n);
-    if (r < 0) {
-        PyErr_NoMemory();
-    }
-    return r;
-}
-
 /* Scans the whole read into the framer's events.  The number of events,
    or -1 when the scanner gave up (or memory ran out).  A read that ends a
    stanza sets the idle clock, once however many it ends. */
@@ -500,168 +478,69 @@ scan_read(TapObject *self, const char *buf, size_t len)
     return n;
 }
 
-/* Keeps the stream header's bytes: its namespace declarations are the
-   context the stanzas are parsed in. */
-static void
-keep_header(TapObject *self, const char *p, size_t n, int complete)
+/* A candidate the framer found: taken if a rule acts on it (the bytes
+   before it reach slixmpp first), else left to slixmpp.  0, or -1 on
+   error. */
+static int
+on_candidate(TapObject *self, const Frame *candidate, int *debug)
 {
-    Framer *f = &self->framer;
-    if (framer_keep_header(f, p, n) < 0) {
-        self->passive = 1;
-        return;
-    }
-    if (complete) {
-        f->in_header = 0;
-        if (stanza_parser_begin(self->stanza_parser, f->header.data,
-                                f->header.len) < 0) {
-            self->passive = 1;
+    StanzaInfo info;
+    Action action = classify(self, candidate->p, candidate->n, &info);
+    int taken = 0;
+    if (action != ACT_NONE) {
+        Frame before;
+        framer_pass_before(&self->framer, &before);
+        if (feed_bytes(self, before.p, before.n) < 0) {
+            return -1;
+        }
+        taken = self->passive ? 0 : act(self, action, &info, debug);
+        if (taken < 0) {
+            return -1;
         }
     }
+    framer_taken(&self->framer, taken);
+    return 0;
 }
 
-/* Acts on one read's events.  Bytes [*pass_from, ...) of the read have not
-   reached slixmpp yet.  0, or -1 on error. */
+/* Does what the framer asks of the read begun with framer_begin_read(),
+   up to the rest (framer_rest()).  0, or -1 on error. */
 static int
-act_on_read(TapObject *self, const char *buf, size_t len, size_t n_events,
-            size_t *pass_from)
+act_on_read(TapObject *self)
 {
-    size_t hold_from = 0, header_from = 0;
     int debug = -1;
-    StanzaInfo info;
-    if (self->framer.lone_lt) {
-        /* The '<' that ended the last read opens a stanza, or it goes on
-           to slixmpp first. */
-        self->framer.lone_lt = 0;
-        if (!(n_events > 0 && self->framer.events[0].kind == SCAN_STANZA_START
-              && self->framer.events[0].flag)) {
-            if (feed_carry(self) < 0) {
+    Frame frame;
+    for (;;) {
+        FramerMode mode = self->passive ? FRAMER_PASSIVE
+                          : self->answer_pings || self->complete_pongs
+                          ? FRAMER_HOLD : FRAMER_FOLLOW;
+        switch (framer_next(&self->framer, mode, &frame)) {
+        case FRAME_DONE:
+            return 0;
+        case FRAME_PASS:
+            if (feed_bytes(self, frame.p, frame.n) < 0) {
                 return -1;
             }
-        }
-    }
-    for (size_t i = 0; i < n_events && !self->passive; i++) {
-        const FrameEvent *ev = &self->framer.events[i];
-        size_t pos = ev->pos;
-        switch (ev->kind) {
-        case SCAN_HEADER_END:
-            if (self->framer.in_header) {
-                keep_header(self, buf + header_from, pos - header_from, 1);
+            break;
+        case FRAME_HEADER:
+            /* Its namespace declarations are the stanzas' context. */
+            if (stanza_parser_begin(self->stanza_parser, frame.p,
+                                    frame.n) < 0) {
+                self->passive = 1;
             }
             break;
-        case SCAN_STANZA_START:
-            /* A '<' that ended the last read is held already (lone_lt),
-               or went to slixmpp. */
-            if (!ev->flag && (self->answer_pings || self->complete_pongs)) {
-                self->framer.holding = 1;
-                hold_from = pos - 1;
+        case FRAME_CANDIDATE:
+            if (on_candidate(self, &frame, &debug) < 0) {
+                return -1;
             }
             break;
-        case SCAN_STANZA_NAME:
-            if (self->framer.holding && !ev->flag) {
-                self->framer.holding = 0;
-                if (self->framer.carry.len && feed_carry(self) < 0) {
-                    return -1;
-                }
-            }
-            break;
-        case SCAN_STANZA_END: {
-            if (!self->framer.holding) {
-                break;
-            }
-            self->framer.holding = 0;
-            const char *span = buf + hold_from;
-            size_t span_len = pos - hold_from;
-            int carried = self->framer.carry.len > 0;
-            if (carried) {
-                int r = hold_more(self, buf, pos);
-                if (r != 0) {
-                    /* Too big to be ours: slixmpp gets it all, the held
-                       bytes first, this read's with the rest of it. */
-                    if (r < 0 || feed_carry(self) < 0) {
-                        return -1;
-                    }
-                    break;
-                }
-                span = self->framer.carry.data;
-                span_len = self->framer.carry.len;
-            }
-            /* A crowded stanza would cost libxml2 more than slixmpp. */
-            Action action = ev->flag ? ACT_NONE
-                                     : classify(self, span, span_len, &info);
-            int taken = 0;
-            if (action != ACT_NONE) {
-                if (!carried) {
-                    if (feed_bytes(self, buf + *pass_from,
-                                   hold_from - *pass_from) < 0) {
-                        return -1;
-                    }
-                    *pass_from = hold_from;
-                }
-                taken = self->passive ? 0 : act(self, action, &info, &debug);
-                if (taken < 0) {
-                    return -1;
-                }
-            }
-            if (taken) {
-                *pass_from = pos;
-                self->framer.carry.len = 0;
-            }
-            else if (carried) {
-                *pass_from = pos;
-                if (feed_carry(self) < 0) {
-                    return -1;
-                }
-            }
-            break;
-        }
-        case SCAN_STREAM_END:
-            /* From here on slixmpp alone decides, as it always has. */
+        case FRAME_PASSIVE:
             self->passive = 1;
             break;
-        default:
-            break;
-        }
-    }
-    if (self->framer.in_header && !self->passive) {
-        keep_header(self, buf + header_from, len - header_from, 0);
-    }
-    if (self->framer.holding && !self->passive) {
-        int r = hold_more(self, buf + hold_from, len - hold_from);
-        if (r < 0) {
-            return -1;
-        }
-        if (r == 0) {
-            /* Slixmpp gets the rest of this read, up to the held iq. */
-            if (feed_bytes(self, buf + *pass_from, hold_from - *pass_from)
-                < 0) {
-                return -1;
-            }
-            *pass_from = len;
-            return 0;
-        }
-        /* Too big to be ours: let it stream through. */
-        if (feed_carry(self) < 0) {
+        case FRAME_NO_MEMORY:
+            PyErr_NoMemory();
             return -1;
         }
     }
-    else if (self->framer.holding) {
-        /* Gone passive with bytes held: they go first. */
-        if (feed_carry(self) < 0) {
-            return -1;
-        }
-    }
-    else if (!self->passive && len > 0
-             && scanner_at_stanza_lt(&self->framer.scanner)
-             && (self->answer_pings || self->complete_pongs)) {
-        /* Keep a '<' that ends the read: it may open an iq. */
-        if (feed_bytes(self, buf + *pass_from, len - 1 - *pass_from) < 0
-            || hold_more(self, buf + len - 1, 1) < 0) {
-            return -1;
-        }
-        *pass_from = len;
-        self->framer.holding = self->framer.lone_lt = 1;
-    }
-    return 0;
 }
 
 /* 1 if the read's events end a stanza (or the tap follows no stanzas:
@@ -1100,34 +979,23 @@ tap_call(TapObject *self, PyObject *const *args, size_t nargsf,
     }
     const char *buf = PyBytes_AS_STRING(bytes);
     size_t len = (size_t)PyBytes_GET_SIZE(bytes);
-    size_t pass_from = 0;
-    int rc = 0;
     self->in_call = 1;
     Py_ssize_t n_events = scan_read(self, buf, len);
-    if (n_events < 0) {
-        /* Slixmpp's parser will refuse this read: let it see the read
-           exactly as it came, to say so in its own words. */
-        self->passive = 1;
-        if (self->framer.holding) {
-            rc = feed_carry(self);
-        }
-    }
-    else {
-        rc = act_on_read(self, buf, len, (size_t)n_events, &pass_from);
-    }
+    framer_begin_read(&self->framer, buf, len, n_events);
+    int rc = act_on_read(self);
     self->in_call = 0;
-    if (rc == 0 && pass_from < len) {
-        if (pass_from == 0) {
-            /* Nothing taken from this read: slixmpp gets the object the
-               caller gave. */
-            PyObject *r = PyObject_CallOneArg(self->feed, data);
-            rc = r == NULL ? -1 : 0;
-            Py_XDECREF(r);
-            self->fed_unchecked = 1;
-        }
-        else {
-            rc = feed_bytes(self, buf + pass_from, len - pass_from);
-        }
+    Frame rest;
+    framer_rest(&self->framer, &rest);
+    if (rc == 0 && rest.n == len && len > 0) {
+        /* Nothing taken from this read: slixmpp gets the object the
+           caller gave. */
+        PyObject *r = PyObject_CallOneArg(self->feed, data);
+        rc = r == NULL ? -1 : 0;
+        Py_XDECREF(r);
+        self->fed_unchecked = 1;
+    }
+    else if (rc == 0) {
+        rc = feed_bytes(self, rest.p, rest.n);
     }
     if (rc == 0 && read_ended_stanza(self, n_events)) {
         rc = deliver_now(self);
