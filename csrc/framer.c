@@ -14,6 +14,7 @@ framer_init(Framer *f)
     scanner_init(&f->scanner);
     buf_init(&f->header);
     buf_init(&f->carry);
+    f->max_held = FRAMER_MAX_HELD;
     f->in_header = 1;
     f->holding = 0;
     f->lone_lt = 0;
@@ -48,7 +49,7 @@ framer_restart(Framer *f)
 int
 framer_hold(Framer *f, const char *p, size_t n)
 {
-    if (f->carry.len + n > FRAMER_MAX_HELD) {
+    if (f->carry.len + n > f->max_held) {
         return 1;
     }
     return buf_append(&f->carry, p, n) < 0 ? -1 : 0;

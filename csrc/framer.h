@@ -23,7 +23,8 @@ typedef struct {
                            scanner.h) */
 } FrameEvent;
 
-/* A stanza larger than this is held no longer (framer_hold()). */
+/* An iq larger than this is no ping nor pong: slixmpp gets it as it
+   comes (framer_hold()). */
 #define FRAMER_MAX_HELD ((size_t)16 * 1024)
 
 /* What the framer asks of the tap, one at a time (framer_next()). */
@@ -73,6 +74,7 @@ typedef struct {
     int holding;                /* a stanza's bytes are held back */
     int lone_lt;                /* ...or only the '<' that ended a read */
     Buf carry;                  /* the held bytes of earlier reads */
+    size_t max_held;            /* FRAMER_MAX_HELD (lower in a test) */
     FrameEvent *events;         /* the current read's, framer_scan() */
     size_t events_cap;
     FrameRead read;
