@@ -581,56 +581,8 @@ deliver_now(TapObject *self)
 
 /* ---- joining a stream mid-way ---------------------------------------- */
 
-/*
- * A plugin registered after the stream header (from session_start, say)
- * finds slixmpp's parser fed already: the header's bytes are gone and the
- * tap does not know where in the stream the next read begins.  It hands
- * every read to slixmpp whole until it has proven that its scanner reads
- * the stream as slixmpp's parser does, and only then starts the fast path:
- *
- * SYNC_SEEK: after a read slixmpp is at depth 1.  Its end is a candidate
- *   point C, but depth 1 allows C to lie inside a token at depth 1: a start
- *   tag (<iq to='a>...), the root's end tag, a comment, CDATA section or
- *   processing instruction, a character reference, a multi-byte character,
- *   text.  A fresh scanner takes C to be between stanzas (strict: at depth
- *   1 it accepts only whitespace and elements) and starts there.
- * SYNC_OPEN: the candidate is kept only if the first thing after C is a
- *   start tag, wholly in one read, after which slixmpp is at depth 2: the
- *   read is handed to slixmpp up to that tag's '>' and slixmpp's depth read
- *   there.  Proof that C was between stanzas: the bytes from C to there are
- *   whitespace then one start tag, in which no '<' occurs.  For slixmpp to
- *   open an element in them its parser must take that '<' for markup, so
- *   whatever token held C must end within the whitespace; of the tokens
- *   above only text can (a tag ends at '>', a comment at "-->", CDATA at
- *   "]]>", a PI at "?>", a reference at ';', a character at a
- *   non-whitespace byte).  Text at depth 1 is between stanzas.  From a
- *   point both agree on, the scanner follows the stream as it does from
- *   the header.  A parser that refused the stream opens nothing: no proof.
- *   An empty-element stanza first (<iq/>) proves nothing: next candidate.
- * SYNC_SETTLE: the fast path starts at the first read that ends between
- *   stanzas, slixmpp at depth 1 and parser_settled().
- *
- * The stanza parser needs the header's namespace context.  The header is
- * made up: the stream's default namespace, which the first stanza's
- * element proves (slixmpp named it {default_ns}name, and it declares no
- * namespace itself), and no prefixes.  A stanza with a prefix that only
- * the real header declared does not parse: it goes to slixmpp (classify()
- * stays active under a made-up header).
- *
- * A scanner that fails, or a candidate that proves nothing, sends the tap
- * back to SYNC_SEEK; a new stream (a restart) starts it as usual.
- *
- * Each depth is read once slixmpp's parser has parsed all it was fed
- * (current_depth(): on an expat that defers, after flush()), so the depth
- * at C and at the tag's '>' is what expat 2.5 would show there.  Cutting
- * a read at the '>' then changes nothing slixmpp does but when: the first
- * part opens at most that one element, which no handler sees, and the
- * events flush() releases before the cut come in their order.
- */
-
-/* The qualified name taken for the stream root's end tag; with another
-   prefix the scanner fails there, as the stream ends. */
-static const char SYNC_ROOT[] = "stream:stream";
+/* What the tap asks slixmpp while it proves that it reads the stream as
+   slixmpp does (sync.h). */
 
 /* slixmpp's xml_depth into *depth.  -1 on error. */
 static int
@@ -683,26 +635,11 @@ take_candidate(TapObject *self)
     if (depth != 1) {
         return 0;
     }
-    if (scanner_resume_in_root(&self->framer.scanner, SYNC_ROOT,
-                               sizeof(SYNC_ROOT) - 1) < 0) {
+    if (sync_resume(&self->framer) < 0) {
         PyErr_NoMemory();
         return -1;
     }
-    self->framer.scanner.strict = 1;
-    self->framer.scanner.report_open = 1;
     self->sync = SYNC_OPEN;
-    return 0;
-}
-
-static int
-contains(const char *p, size_t n, const char *lit)
-{
-    size_t k = strlen(lit);
-    for (size_t i = 0; i + k <= n; i++) {
-        if (memcmp(p + i, lit, k) == 0) {
-            return 1;
-        }
-    }
     return 0;
 }
 
@@ -723,21 +660,19 @@ open_stanza(TapObject *self)
     return child;
 }
 
-/* 1 if slixmpp opened the element whose start tag (tag_len bytes, its
-   name name_len bytes) the scanner just read, and that element is in the
-   default namespace slixmpp expects; 0 if not, or if it cannot tell (a
-   prefix, a namespace declared on the element); -1 on error. */
+/* 1 if slixmpp opened the element of the tag the scanner just read (buf:
+   the read), and that element is in the default namespace slixmpp
+   expects; 0 if not, or if it cannot tell (sync_tag_is_plain()); -1 on
+   error. */
 static int
-first_stanza_agrees(TapObject *self, const char *tag, size_t tag_len,
-                    size_t name_len)
+first_stanza_agrees(TapObject *self, const char *buf, const FirstTag *tag)
 {
     long depth;
     int current = current_depth(self, &depth);
     if (current <= 0) {
         return current;
     }
-    if (depth != 2 || memchr(tag + 1, ':', name_len) != NULL
-        || contains(tag, tag_len, "xmlns")) {
+    if (depth != 2 || !sync_tag_is_plain(buf, tag)) {
         return 0;
     }
     PyObject *child = open_stanza(self);
@@ -752,10 +687,7 @@ first_stanza_agrees(TapObject *self, const char *tag, size_t tag_len,
     Buf want;
     buf_init(&want);
     int rc = -1;
-    if (buf_append(&want, "{", 1) < 0
-        || buf_append(&want, self->default_ns.data, self->default_ns.len) < 0
-        || buf_append(&want, "}", 1) < 0
-        || buf_append(&want, tag + 1, name_len) < 0) {
+    if (sync_expected_name(&want, &self->default_ns, buf, tag) < 0) {
         PyErr_NoMemory();
     }
     else {
@@ -777,26 +709,16 @@ first_stanza_agrees(TapObject *self, const char *tag, size_t tag_len,
     return rc;
 }
 
-/* The header the stanza parser takes for the real one (see above).  0, or
-   -1 when the namespace cannot be written in it as it is. */
+/* The made-up header (sync.h) for the stanza parser.  0, or -1 when the
+   namespace cannot be written in it as it is. */
 static int
 begin_synthetic_header(TapObject *self)
 {
-    const Buf *ns = &self->default_ns;
-    for (size_t i = 0; i < ns->len; i++) {
-        if (ns->data[i] == '\'' || ns->data[i] == '&' || ns->data[i] == '<') {
-            return -1;
-        }
-    }
     Buf header;
     buf_init(&header);
-    int rc = -1;
-    if (buf_append(&header, "<stream xmlns='", 15) == 0
-        && buf_append(&header, ns->data, ns->len) == 0
-        && buf_append(&header, "'>", 2) == 0) {
-        rc = stanza_parser_begin(self->stanza_parser, header.data,
-                                 header.len);
-    }
+    int rc = sync_header(&header, &self->default_ns) < 0 ? -1
+             : stanza_parser_begin(self->stanza_parser, header.data,
+                                   header.len);
     buf_free(&header);
     return rc;
 }
@@ -817,8 +739,7 @@ try_settle(TapObject *self)
         /* Not what the scanner says: prove it again. */
         return take_candidate(self);
     }
-    self->framer.scanner.strict = 0;
-    self->framer.scanner.report_open = 0;
+    sync_follow(&self->framer);
     self->sync = SYNC_NONE;
     self->synthetic_header = 1;
     if (begin_synthetic_header(self) < 0) {
@@ -834,45 +755,21 @@ static int
 check_first_stanza(TapObject *self, const char *buf, size_t n_events,
                    size_t *fed)
 {
-    size_t lt = SIZE_MAX, name_end = 0;
-    for (size_t i = 0; i < n_events && self->sync == SYNC_OPEN; i++) {
-        const FrameEvent *ev = &self->framer.events[i];
-        switch (ev->kind) {
-        case SCAN_STANZA_START:
-            /* A tag begun in an earlier read is not checked whole. */
-            lt = ev->flag ? SIZE_MAX : ev->pos - 1;
-            break;
-        case SCAN_STANZA_NAME:
-            name_end = ev->pos;
-            break;
-        case SCAN_STANZA_OPEN: {
-            self->sync = SYNC_SEEK;
-            if (lt == SIZE_MAX || name_end <= lt + 1) {
-                break;
-            }
-            if (feed_bytes(self, buf, ev->pos) < 0) {
-                return -1;
-            }
-            *fed = ev->pos;
-            int agrees = self->passive
-                         ? 0 : first_stanza_agrees(self, buf + lt,
-                                                   ev->pos - lt,
-                                                   name_end - lt - 1);
-            if (agrees < 0) {
-                return -1;
-            }
-            if (agrees) {
-                self->sync = SYNC_SETTLE;
-            }
-            break;
-        }
-        default:
-            /* An empty-element stanza, or the end of the stream. */
-            self->sync = SYNC_SEEK;
-            break;
-        }
+    FirstTag tag;
+    self->sync = sync_first_tag(&self->framer, n_events, &tag);
+    if (self->sync != SYNC_SETTLE) {
+        return 0;
     }
-    return 0;
+    self->sync = SYNC_SEEK;
+    if (feed_bytes(self, buf, tag.end) < 0) {
+        return -1;
+    }
+    *fed = tag.end;
+    int agrees = self->passive ? 0 : first_stanza_agrees(self, buf, &tag);
+    if (agrees > 0) {
+        self->sync = SYNC_SETTLE;
+    }
+    return agrees < 0 ? -1 : 0;
 }
 
 /* A read while the tap is not yet in step (see above): slixmpp gets all of
