@@ -154,40 +154,6 @@ reply_is_exact(const StanzaInfo *info)
            && xml_text_is_plain(info->lead);
 }
 
-/* What we may do with a complete top-level stanza, judging by its bytes:
-   the rule it matches, if the plugin lets us act on it now. */
-static Action
-classify(TapObject *self, const char *span, size_t len, StanzaInfo *info)
-{
-    if (stanza_parse(self->stanza_parser, span, len, info) < 0) {
-        /* Not well-formed: slixmpp's parser stops at it, and makes nothing
-           of the rest of the stream (it says so and disconnects); neither
-           may we.  Under a made-up header it may only use a prefix the
-           real one declared: slixmpp gets it, and act() asks whether
-           slixmpp refused the stream before anything else is taken. */
-        self->passive = !self->synthetic_header;
-        return ACT_NONE;
-    }
-    if (info->ns.ptr == NULL || info->ns.len != self->default_ns.len
-        || memcmp(info->ns.ptr, self->default_ns.data, info->ns.len) != 0
-        || info->id.ptr == NULL) {
-        return ACT_NONE;
-    }
-    switch (rules_match(info)) {
-    case ACT_ANSWER:
-        return self->answer_pings && self->writer.direct_send
-               && reply_is_exact(info) ? ACT_ANSWER : ACT_NONE;
-    case ACT_PONG:
-        return self->complete_pongs
-               && pings_is_pong(&self->pings, info->id, info->from,
-                                str_equals(info->type, "error"))
-               ? ACT_PONG : ACT_NONE;
-    case ACT_NONE:
-        break;
-    }
-    return ACT_NONE;
-}
-
 /* The JID as slixmpp's iq.reply() writes it (a new reference), None when
    slixmpp would refuse it, or NULL on error.  Asked of the plugin once per
    JID: most pings come from a few. */
@@ -274,6 +240,80 @@ answer_ping(TapObject *self, const StanzaInfo *info)
     Py_XDECREF(to);
     Py_XDECREF(from);
     return rc;
+}
+
+static int
+ping_allowed(TapObject *self, const StanzaInfo *info)
+{
+    return self->answer_pings && self->writer.direct_send
+           && reply_is_exact(info);
+}
+
+static int
+take_ping(TapObject *self, const StanzaInfo *info, int *debug)
+{
+    int ok = self->answer_pings ? writer_can_write(&self->writer, debug) : 0;
+    return ok <= 0 ? ok : answer_ping(self, info);
+}
+
+static int
+pong_allowed(TapObject *self, const StanzaInfo *info)
+{
+    return self->complete_pongs
+           && pings_is_pong(&self->pings, info->id, info->from,
+                            str_equals(info->type, "error"));
+}
+
+static int
+take_pong(TapObject *self, const StanzaInfo *info, int *debug)
+{
+    (void)debug;
+    if (!pong_allowed(self, info)) {
+        return 0;
+    }
+    if (pings_complete(&self->pings, info->id) < 0
+        || writer_sm_incoming(&self->writer) < 0) {
+        return -1;
+    }
+    return 1;
+}
+
+/* What each rule's action does (rules.h): whether the plugin lets the tap
+   take the stanza now, judging by the stanza alone, and taking it once the
+   bytes before it reached slixmpp (which may have changed that): 1 taken,
+   0 slixmpp's, -1 error. */
+typedef struct {
+    int (*allowed)(TapObject *self, const StanzaInfo *info);
+    int (*take)(TapObject *self, const StanzaInfo *info, int *debug);
+} ActionHandler;
+
+static const ActionHandler handlers[] = {
+    [ACT_ANSWER] = {ping_allowed, take_ping},
+    [ACT_PONG] = {pong_allowed, take_pong},
+};
+
+/* What we may do with a complete top-level stanza, judging by its bytes:
+   the rule it matches, if its handler may take it now. */
+static Action
+classify(TapObject *self, const char *span, size_t len, StanzaInfo *info)
+{
+    if (stanza_parse(self->stanza_parser, span, len, info) < 0) {
+        /* Not well-formed: slixmpp's parser stops at it, and makes nothing
+           of the rest of the stream (it says so and disconnects); neither
+           may we.  Under a made-up header it may only use a prefix the
+           real one declared: slixmpp gets it, and act() asks whether
+           slixmpp refused the stream before anything else is taken. */
+        self->passive = !self->synthetic_header;
+        return ACT_NONE;
+    }
+    if (info->ns.ptr == NULL || info->ns.len != self->default_ns.len
+        || memcmp(info->ns.ptr, self->default_ns.data, info->ns.len) != 0
+        || info->id.ptr == NULL) {
+        return ACT_NONE;
+    }
+    Action action = rules_match(info);
+    return action != ACT_NONE && handlers[action].allowed(self, info)
+           ? action : ACT_NONE;
 }
 
 /* After a call that failed or gave nothing: 1 if it raised xml.etree's
@@ -432,21 +472,7 @@ act(TapObject *self, Action act, const StanzaInfo *info, int *debug)
         self->passive = 1;
         return settled;
     }
-    if (act == ACT_ANSWER) {
-        int ok = self->answer_pings ? writer_can_write(&self->writer, debug)
-                                    : 0;
-        return ok <= 0 ? ok : answer_ping(self, info);
-    }
-    int error = str_equals(info->type, "error");
-    if (!self->complete_pongs
-        || !pings_is_pong(&self->pings, info->id, info->from, error)) {
-        return 0;
-    }
-    if (pings_complete(&self->pings, info->id) < 0
-        || writer_sm_incoming(&self->writer) < 0) {
-        return -1;
-    }
-    return 1;
+    return handlers[act].take(self, info, debug);
 }
 
 /* ---- data_received --------------------------------------------------- */
