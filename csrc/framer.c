@@ -128,7 +128,6 @@ framer_scan(Framer *f, const char *buf, size_t len, int *stanza_ended)
 enum {
     STAGE_START,        /* a '<' held from the last read is decided */
     STAGE_EVENTS,       /* the scanner's events, one by one */
-    STAGE_END,          /* the header's bytes of this read are kept */
     STAGE_END_HOLD,     /* a stanza still open is held */
     STAGE_LONE_LT,      /* a '<' that ends the read is held */
     STAGE_DONE,
@@ -355,9 +354,8 @@ framer_next(Framer *f, FramerMode mode, Frame *out)
         if (kind != FRAME_DONE) {
             return kind;
         }
-        r->stage = STAGE_END;
-        /* fall through */
-    case STAGE_END:
+        /* The read is scanned to its end: the header's bytes of it are
+           kept, what is still open is held. */
         r->stage = STAGE_END_HOLD;
         if (f->in_header && !r->stopped
             && framer_keep_header(f, r->buf, r->len) < 0) {
