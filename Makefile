@@ -181,7 +181,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_DIR ?= build/fuzz
 FUZZ_CC ?= clang
 FUZZ_SANITIZE := address,undefined
-FUZZ_C_HARNESSES := parse_stanza serialize scanner
+FUZZ_C_HARNESSES := parse_stanza serialize scanner framer
 FUZZ_CFLAGS = -std=c11 -g -O1 -Wall -Wextra -Werror -Icsrc -Itests/fuzz \
   -fsanitize=fuzzer,$(FUZZ_SANITIZE) -fno-sanitize-recover=all \
   $$(pkg-config --cflags libxml-2.0) $$($(PYTHON)-config --includes)
@@ -216,7 +216,7 @@ $(VENV)/.fuzz-installed: $(VENV)/.deps-installed
 	$(VENV)/bin/pip install -q $(FUZZ_PIP_PACKAGES)
 	touch $@
 
-$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/embed.c tests/fuzz/embed.h \
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/embed.c tests/fuzz/*.h \
     csrc/*.c csrc/*.h
 	@mkdir -p $(FUZZ_DIR)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< tests/fuzz/embed.c csrc/*.c \

@@ -23,6 +23,50 @@ typedef struct {
                            scanner.h) */
 } FrameEvent;
 
+/* An iq larger than this is no ping nor pong: slixmpp gets it as it
+   comes (framer_hold()). */
+#define FRAMER_MAX_HELD ((size_t)16 * 1024)
+
+/* What the framer asks of the tap, one at a time (framer_next()). */
+typedef enum {
+    FRAME_DONE,         /* the read is dealt with up to framer_rest() */
+    FRAME_PASS,         /* hand p[0:n] to slixmpp now */
+    FRAME_HEADER,       /* the stream header is whole: the framer's header */
+    FRAME_CANDIDATE,    /* a held stanza is whole, p[0:n] (carried: held
+                           across reads); say framer_taken() */
+    FRAME_PASSIVE,      /* the framer cannot follow the stream from here:
+                           the tap hands everything to slixmpp */
+    FRAME_NO_MEMORY
+} FrameKind;
+
+typedef struct {
+    FrameKind kind;
+    const char *p;
+    size_t n;
+    int carried;
+} Frame;
+
+/* What the tap lets the framer do, told at each framer_next(). */
+typedef enum {
+    FRAMER_PASSIVE,     /* nothing: slixmpp gets every byte */
+    FRAMER_FOLLOW,      /* follow the stream, holding nothing back */
+    FRAMER_HOLD         /* hold back the stanzas a rule may act on */
+} FramerMode;
+
+/* Where the framer stands in the current read (framer.c). */
+typedef struct {
+    const char *buf;
+    size_t len;
+    size_t n_events, next_event;
+    size_t pass_from;           /* buf[pass_from:] has not reached slixmpp */
+    size_t hold_from;           /* where the held stanza began in buf */
+    size_t candidate_end;       /* the candidate framer_taken() answers */
+    int candidate_carried;
+    int stage;
+    int stopped;                /* passive: events are no longer followed */
+    int owe_carry;              /* the held bytes go to slixmpp next */
+} FrameRead;
+
 typedef struct {
     Scanner scanner;
     Buf header;                 /* the stream header's bytes so far */
@@ -30,8 +74,10 @@ typedef struct {
     int holding;                /* a stanza's bytes are held back */
     int lone_lt;                /* ...or only the '<' that ended a read */
     Buf carry;                  /* the held bytes of earlier reads */
+    size_t max_held;            /* FRAMER_MAX_HELD (lower in a test) */
     FrameEvent *events;         /* the current read's, framer_scan() */
     size_t events_cap;
+    FrameRead read;
 } Framer;
 
 void framer_init(Framer *f);
@@ -47,5 +93,23 @@ int framer_hold(Framer *f, const char *p, size_t n);
 /* Keeps p[0:n] of the stream header: 0, or -1 when the header is larger
    than one worth understanding or memory ran out. */
 int framer_keep_header(Framer *f, const char *p, size_t n);
+
+/*
+ * The read framer_scan() scanned (n_events: what it returned, -1 when it
+ * failed) is cut into frames: the tap calls framer_next() until
+ * FRAME_DONE, does what each frame asks, then hands slixmpp framer_rest().
+ * Every byte of the read reaches slixmpp through a FRAME_PASS or the rest,
+ * in order and once, but for a candidate the tap took.
+ */
+void framer_begin_read(Framer *f, const char *buf, size_t len,
+                       long n_events);
+FrameKind framer_next(Framer *f, FramerMode mode, Frame *out);
+/* A candidate the tap may act on: the read's bytes before it that have
+   not reached slixmpp yet, which must first (none when carried). */
+void framer_pass_before(Framer *f, Frame *out);
+/* The tap took the candidate (1) or left it to slixmpp (0). */
+void framer_taken(Framer *f, int taken);
+/* The read's bytes the frames did not pass: slixmpp's, after them. */
+void framer_rest(const Framer *f, Frame *out);
 
 #endif

@@ -3,12 +3,6 @@
 
 #include <string.h>
 
-/* What the stanza's first child must be. */
-typedef enum {
-    CHILD_ANY,
-    CHILD_PING          /* {urn:xmpp:ping}ping, with no child elements */
-} ChildRule;
-
 /* A string literal and its length, counted once, by the compiler. */
 typedef struct {
     const char *ptr;
@@ -17,17 +11,23 @@ typedef struct {
 
 #define LITERAL(s) {s, sizeof(s) - 1}
 
+#define ANY_CHILD {NULL, 0}
+
+/* A rule that names a child matches a stanza whose only child element is
+   that one, itself without child elements: a request of one payload. */
 typedef struct {
     Literal name;       /* the element's local name */
     Literal type;       /* its type attribute */
-    ChildRule child;
+    Literal child_ns;   /* its child's namespace URI, or ANY_CHILD */
+    Literal child_name; /* its child's local name, or ANY_CHILD */
     Action action;
 } FastPathRule;
 
 static const FastPathRule rules[] = {
-    {LITERAL("iq"), LITERAL("get"), CHILD_PING, ACT_ANSWER},
-    {LITERAL("iq"), LITERAL("result"), CHILD_ANY, ACT_PONG},
-    {LITERAL("iq"), LITERAL("error"), CHILD_ANY, ACT_PONG},
+    {LITERAL("iq"), LITERAL("get"), LITERAL("urn:xmpp:ping"), LITERAL("ping"),
+     ACT_ANSWER},
+    {LITERAL("iq"), LITERAL("result"), ANY_CHILD, ANY_CHILD, ACT_PONG},
+    {LITERAL("iq"), LITERAL("error"), ANY_CHILD, ANY_CHILD, ACT_PONG},
 };
 
 #define N_RULES (sizeof(rules) / sizeof(rules[0]))
@@ -50,9 +50,15 @@ rules_hold(const char *name, size_t n)
 }
 
 static int
-child_matches(ChildRule child, const StanzaInfo *info)
+child_matches(const FastPathRule *r, const StanzaInfo *info)
 {
-    return child == CHILD_ANY || (child == CHILD_PING && info->is_ping);
+    if (r->child_name.ptr == NULL) {
+        return 1;
+    }
+    return info->children == 1 && info->child_children == 0
+           && equals(info->child_ns.ptr, info->child_ns.len, r->child_ns)
+           && equals(info->child_name.ptr, info->child_name.len,
+                     r->child_name);
 }
 
 Action
@@ -62,7 +68,7 @@ rules_match(const StanzaInfo *info)
         const FastPathRule *r = &rules[i];
         if (equals(info->name.ptr, info->name.len, r->name)
             && equals(info->type.ptr, info->type.len, r->type)
-            && child_matches(r->child, info)) {
+            && child_matches(r, info)) {
             return r->action;
         }
     }

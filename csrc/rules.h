@@ -1,8 +1,9 @@
 /*
  * The fast path's rules as data: which top-level elements the tap holds
  * back until they are complete, and what it may do with a parsed one.
- * Adding a stanza kind is a row in rules.c (and, for a new action, its
- * handling in the tap).  Pure C: no Python.
+ * Adding a stanza kind is a row in rules.c (name, type, first child's
+ * namespace and name: action) and, for a new action, its handler in the
+ * tap's table (tap.c).  Pure C: no Python.
  */
 #ifndef SLIXMPP_PING_C_RULES_H
 #define SLIXMPP_PING_C_RULES_H

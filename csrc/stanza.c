@@ -20,7 +20,6 @@ typedef xmlErrorPtr ReportedError;
 #define PARSES_PER_CONTEXT 4096
 
 static const char NEUTRAL_ROOT[] = "<root>";
-static const char PING_NS[] = "urn:xmpp:ping";
 static const char XML_NS[] = "http://www.w3.org/XML/1998/namespace";
 
 /* Pushed after each stanza and after the root.  Until more input comes,
@@ -42,7 +41,7 @@ typedef struct {
 
 enum {
     SLOT_NAME, SLOT_NS, SLOT_TYPE, SLOT_ID, SLOT_FROM, SLOT_TO, SLOT_LANG,
-    SLOT_LEAD, SLOT_COUNT
+    SLOT_LEAD, SLOT_CHILD_NAME, SLOT_CHILD_NS, SLOT_COUNT
 };
 
 struct StanzaParser {
@@ -61,7 +60,7 @@ struct StanzaParser {
     int awaiting_sentinel;
     int sentinel_seen;
     Slot slots[SLOT_COUNT];
-    int other_attrs, children, text, is_ping;
+    int other_attrs, children, text, child_children;
     Buf arena;
     Buf chunk;          /* what push() hands libxml2 */
 };
@@ -140,12 +139,16 @@ on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
         p->children++;
         p->in_first_child = p->children == 1;
         if (p->in_first_child) {
-            p->is_ping = equals(localname, "ping") && equals(uri, PING_NS);
+            keep(p, SLOT_CHILD_NAME, localname,
+                 strlen((const char *)localname));
+            if (uri != NULL) {
+                keep(p, SLOT_CHILD_NS, uri, strlen((const char *)uri));
+            }
         }
         return;
     }
     if (p->depth == 4 && p->in_first_child) {
-        p->is_ping = 0;
+        p->child_children++;
         return;
     }
     if (p->depth != 2) {
@@ -331,7 +334,7 @@ clear_stanza(StanzaParser *p)
 {
     p->failed = 0;
     p->elements = p->complete = p->stray_text = p->in_first_child = 0;
-    p->other_attrs = p->children = p->text = p->is_ping = 0;
+    p->other_attrs = p->children = p->text = p->child_children = 0;
     memset(p->slots, 0, sizeof(p->slots));
     p->arena.len = 0;
 }
@@ -454,6 +457,8 @@ stanza_parse(StanzaParser *p, const char *span, size_t len, StanzaInfo *info)
     info->other_attrs = p->other_attrs;
     info->children = p->children;
     info->text = p->text;
-    info->is_ping = p->is_ping && p->children == 1;
+    info->child_name = slot_str(p, SLOT_CHILD_NAME);
+    info->child_ns = slot_str(p, SLOT_CHILD_NS);
+    info->child_children = p->child_children;
     return 0;
 }

@@ -27,8 +27,10 @@ typedef struct {
     int children;       /* child elements */
     int text;           /* non-whitespace text directly in the element,
                            after its first child element */
-    int is_ping;        /* the first child is {urn:xmpp:ping}ping and has no
-                           child elements */
+    Str child_name;     /* the first child element's local name (ptr NULL:
+                           no child element) */
+    Str child_ns;       /* its namespace URI (ptr NULL: none) */
+    int child_children; /* the first child's own child elements */
 } StanzaInfo;
 
 typedef struct StanzaParser StanzaParser;

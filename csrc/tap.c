@@ -134,17 +134,6 @@ feed_bytes(TapObject *self, const char *p, size_t n)
     return rc;
 }
 
-/* Hands the held bytes of earlier reads to slixmpp. */
-static int
-feed_carry(TapObject *self)
-{
-    int rc = feed_bytes(self, self->framer.carry.data, self->framer.carry.len);
-    self->framer.carry.len = 0;
-    self->framer.holding = 0;
-    self->framer.lone_lt = 0;
-    return rc;
-}
-
 /* ---- incoming iq ----------------------------------------------------- */
 
 static int
@@ -168,40 +157,6 @@ reply_is_exact(const StanzaInfo *info)
     return !info->text && !info->other_attrs && plain(info->id)
            && plain(info->from) && plain(info->to) && plain(info->lang)
            && xml_text_is_plain(info->lead);
-}
-
-/* What we may do with a complete top-level stanza, judging by its bytes:
-   the rule it matches, if the plugin lets us act on it now. */
-static Action
-classify(TapObject *self, const char *span, size_t len, StanzaInfo *info)
-{
-    if (stanza_parse(self->stanza_parser, span, len, info) < 0) {
-        /* Not well-formed: slixmpp's parser stops at it, and makes nothing
-           of the rest of the stream (it says so and disconnects); neither
-           may we.  Under a made-up header it may only use a prefix the
-           real one declared: slixmpp gets it, and act() asks whether
-           slixmpp refused the stream before anything else is taken. */
-        self->passive = !self->synthetic_header;
-        return ACT_NONE;
-    }
-    if (info->ns.ptr == NULL || info->ns.len != self->default_ns.len
-        || memcmp(info->ns.ptr, self->default_ns.data, info->ns.len) != 0
-        || info->id.ptr == NULL) {
-        return ACT_NONE;
-    }
-    switch (rules_match(info)) {
-    case ACT_ANSWER:
-        return self->answer_pings && self->writer.direct_send
-               && reply_is_exact(info) ? ACT_ANSWER : ACT_NONE;
-    case ACT_PONG:
-        return self->complete_pongs
-               && pings_is_pong(&self->pings, info->id, info->from,
-                                str_equals(info->type, "error"))
-               ? ACT_PONG : ACT_NONE;
-    case ACT_NONE:
-        break;
-    }
-    return ACT_NONE;
 }
 
 /* The JID as slixmpp's iq.reply() writes it (a new reference), None when
@@ -290,6 +245,82 @@ answer_ping(TapObject *self, const StanzaInfo *info)
     Py_XDECREF(to);
     Py_XDECREF(from);
     return rc;
+}
+
+static int
+ping_allowed(TapObject *self, const StanzaInfo *info)
+{
+    return self->answer_pings && self->writer.direct_send
+           && reply_is_exact(info);
+}
+
+static int
+take_ping(TapObject *self, const StanzaInfo *info, int *debug)
+{
+    int ok = self->answer_pings ? writer_can_write(&self->writer, debug) : 0;
+    return ok <= 0 ? ok : answer_ping(self, info);
+}
+
+static int
+pong_allowed(TapObject *self, const StanzaInfo *info)
+{
+    return self->complete_pongs
+           && pings_is_pong(&self->pings, info->id, info->from,
+                            str_equals(info->type, "error"));
+}
+
+/* debug: unused, but ActionHandler's signature. */
+static int
+take_pong(TapObject *self, const StanzaInfo *info,
+          int *debug) /* NOLINT(readability-non-const-parameter) */
+{
+    (void)debug;
+    if (!pong_allowed(self, info)) {
+        return 0;
+    }
+    if (pings_complete(&self->pings, info->id) < 0
+        || writer_sm_incoming(&self->writer) < 0) {
+        return -1;
+    }
+    return 1;
+}
+
+/* What each rule's action does (rules.h): whether the plugin lets the tap
+   take the stanza now, judging by the stanza alone, and taking it once the
+   bytes before it reached slixmpp (which may have changed that): 1 taken,
+   0 slixmpp's, -1 error. */
+typedef struct {
+    int (*allowed)(TapObject *self, const StanzaInfo *info);
+    int (*take)(TapObject *self, const StanzaInfo *info, int *debug);
+} ActionHandler;
+
+static const ActionHandler handlers[] = {
+    [ACT_ANSWER] = {ping_allowed, take_ping},
+    [ACT_PONG] = {pong_allowed, take_pong},
+};
+
+/* What we may do with a complete top-level stanza, judging by its bytes:
+   the rule it matches, if its handler may take it now. */
+static Action
+classify(TapObject *self, const char *span, size_t len, StanzaInfo *info)
+{
+    if (stanza_parse(self->stanza_parser, span, len, info) < 0) {
+        /* Not well-formed: slixmpp's parser stops at it, and makes nothing
+           of the rest of the stream (it says so and disconnects); neither
+           may we.  Under a made-up header it may only use a prefix the
+           real one declared: slixmpp gets it, and act() asks whether
+           slixmpp refused the stream before anything else is taken. */
+        self->passive = !self->synthetic_header;
+        return ACT_NONE;
+    }
+    if (info->ns.ptr == NULL || info->ns.len != self->default_ns.len
+        || memcmp(info->ns.ptr, self->default_ns.data, info->ns.len) != 0
+        || info->id.ptr == NULL) {
+        return ACT_NONE;
+    }
+    Action action = rules_match(info);
+    return action != ACT_NONE && handlers[action].allowed(self, info)
+           ? action : ACT_NONE;
 }
 
 /* After a call that failed or gave nothing: 1 if it raised xml.etree's
@@ -448,21 +479,7 @@ act(TapObject *self, Action act, const StanzaInfo *info, int *debug)
         self->passive = 1;
         return settled;
     }
-    if (act == ACT_ANSWER) {
-        int ok = self->answer_pings ? writer_can_write(&self->writer, debug)
-                                    : 0;
-        return ok <= 0 ? ok : answer_ping(self, info);
-    }
-    int error = str_equals(info->type, "error");
-    if (!self->complete_pongs
-        || !pings_is_pong(&self->pings, info->id, info->from, error)) {
-        return 0;
-    }
-    if (pings_complete(&self->pings, info->id) < 0
-        || writer_sm_incoming(&self->writer) < 0) {
-        return -1;
-    }
-    return 1;
+    return handlers[act].take(self, info, debug);
 }
 
 /* ---- data_received --------------------------------------------------- */
@@ -480,17 +497,6 @@ as_bytes(PyObject *data)
     return PyBytes_FromObject(data);
 }
 
-/* framer_hold(), with MemoryError. */
-static int
-hold_more(TapObject *self, const char *p, size_t n)
-{
-    int r = framer_hold(&self->framer, p, n);
-    if (r < 0) {
-        PyErr_NoMemory();
-    }
-    return r;
-}
-
 /* Scans the whole read into the framer's events.  The number of events,
    or -1 when the scanner gave up (or memory ran out).  A read that ends a
    stanza sets the idle clock, once however many it ends. */
@@ -505,168 +511,69 @@ scan_read(TapObject *self, const char *buf, size_t len)
     return n;
 }
 
-/* Keeps the stream header's bytes: its namespace declarations are the
-   context the stanzas are parsed in. */
-static void
-keep_header(TapObject *self, const char *p, size_t n, int complete)
+/* A candidate the framer found: taken if a rule acts on it (the bytes
+   before it reach slixmpp first), else left to slixmpp.  0, or -1 on
+   error. */
+static int
+on_candidate(TapObject *self, const Frame *candidate, int *debug)
 {
-    Framer *f = &self->framer;
-    if (framer_keep_header(f, p, n) < 0) {
-        self->passive = 1;
-        return;
-    }
-    if (complete) {
-        f->in_header = 0;
-        if (stanza_parser_begin(self->stanza_parser, f->header.data,
-                                f->header.len) < 0) {
-            self->passive = 1;
+    StanzaInfo info;
+    Action action = classify(self, candidate->p, candidate->n, &info);
+    int taken = 0;
+    if (action != ACT_NONE) {
+        Frame before;
+        framer_pass_before(&self->framer, &before);
+        if (feed_bytes(self, before.p, before.n) < 0) {
+            return -1;
+        }
+        taken = self->passive ? 0 : act(self, action, &info, debug);
+        if (taken < 0) {
+            return -1;
         }
     }
+    framer_taken(&self->framer, taken);
+    return 0;
 }
 
-/* Acts on one read's events.  Bytes [*pass_from, ...) of the read have not
-   reached slixmpp yet.  0, or -1 on error. */
+/* Does what the framer asks of the read begun with framer_begin_read(),
+   up to the rest (framer_rest()).  0, or -1 on error. */
 static int
-act_on_read(TapObject *self, const char *buf, size_t len, size_t n_events,
-            size_t *pass_from)
+act_on_read(TapObject *self)
 {
-    size_t hold_from = 0, header_from = 0;
     int debug = -1;
-    StanzaInfo info;
-    if (self->framer.lone_lt) {
-        /* The '<' that ended the last read opens a stanza, or it goes on
-           to slixmpp first. */
-        self->framer.lone_lt = 0;
-        if (!(n_events > 0 && self->framer.events[0].kind == SCAN_STANZA_START
-              && self->framer.events[0].flag)) {
-            if (feed_carry(self) < 0) {
+    Frame frame;
+    for (;;) {
+        FramerMode mode = self->passive ? FRAMER_PASSIVE
+                          : self->answer_pings || self->complete_pongs
+                          ? FRAMER_HOLD : FRAMER_FOLLOW;
+        switch (framer_next(&self->framer, mode, &frame)) {
+        case FRAME_DONE:
+            return 0;
+        case FRAME_PASS:
+            if (feed_bytes(self, frame.p, frame.n) < 0) {
                 return -1;
             }
-        }
-    }
-    for (size_t i = 0; i < n_events && !self->passive; i++) {
-        const FrameEvent *ev = &self->framer.events[i];
-        size_t pos = ev->pos;
-        switch (ev->kind) {
-        case SCAN_HEADER_END:
-            if (self->framer.in_header) {
-                keep_header(self, buf + header_from, pos - header_from, 1);
+            break;
+        case FRAME_HEADER:
+            /* Its namespace declarations are the stanzas' context. */
+            if (stanza_parser_begin(self->stanza_parser, frame.p,
+                                    frame.n) < 0) {
+                self->passive = 1;
             }
             break;
-        case SCAN_STANZA_START:
-            /* A '<' that ended the last read is held already (lone_lt),
-               or went to slixmpp. */
-            if (!ev->flag && (self->answer_pings || self->complete_pongs)) {
-                self->framer.holding = 1;
-                hold_from = pos - 1;
+        case FRAME_CANDIDATE:
+            if (on_candidate(self, &frame, &debug) < 0) {
+                return -1;
             }
             break;
-        case SCAN_STANZA_NAME:
-            if (self->framer.holding && !ev->flag) {
-                self->framer.holding = 0;
-                if (self->framer.carry.len && feed_carry(self) < 0) {
-                    return -1;
-                }
-            }
-            break;
-        case SCAN_STANZA_END: {
-            if (!self->framer.holding) {
-                break;
-            }
-            self->framer.holding = 0;
-            const char *span = buf + hold_from;
-            size_t span_len = pos - hold_from;
-            int carried = self->framer.carry.len > 0;
-            if (carried) {
-                int r = hold_more(self, buf, pos);
-                if (r != 0) {
-                    /* Too big to be ours: slixmpp gets it all, the held
-                       bytes first, this read's with the rest of it. */
-                    if (r < 0 || feed_carry(self) < 0) {
-                        return -1;
-                    }
-                    break;
-                }
-                span = self->framer.carry.data;
-                span_len = self->framer.carry.len;
-            }
-            /* A crowded stanza would cost libxml2 more than slixmpp. */
-            Action action = ev->flag ? ACT_NONE
-                                     : classify(self, span, span_len, &info);
-            int taken = 0;
-            if (action != ACT_NONE) {
-                if (!carried) {
-                    if (feed_bytes(self, buf + *pass_from,
-                                   hold_from - *pass_from) < 0) {
-                        return -1;
-                    }
-                    *pass_from = hold_from;
-                }
-                taken = self->passive ? 0 : act(self, action, &info, &debug);
-                if (taken < 0) {
-                    return -1;
-                }
-            }
-            if (taken) {
-                *pass_from = pos;
-                self->framer.carry.len = 0;
-            }
-            else if (carried) {
-                *pass_from = pos;
-                if (feed_carry(self) < 0) {
-                    return -1;
-                }
-            }
-            break;
-        }
-        case SCAN_STREAM_END:
-            /* From here on slixmpp alone decides, as it always has. */
+        case FRAME_PASSIVE:
             self->passive = 1;
             break;
-        default:
-            break;
-        }
-    }
-    if (self->framer.in_header && !self->passive) {
-        keep_header(self, buf + header_from, len - header_from, 0);
-    }
-    if (self->framer.holding && !self->passive) {
-        int r = hold_more(self, buf + hold_from, len - hold_from);
-        if (r < 0) {
-            return -1;
-        }
-        if (r == 0) {
-            /* Slixmpp gets the rest of this read, up to the held iq. */
-            if (feed_bytes(self, buf + *pass_from, hold_from - *pass_from)
-                < 0) {
-                return -1;
-            }
-            *pass_from = len;
-            return 0;
-        }
-        /* Too big to be ours: let it stream through. */
-        if (feed_carry(self) < 0) {
+        case FRAME_NO_MEMORY:
+            PyErr_NoMemory();
             return -1;
         }
     }
-    else if (self->framer.holding) {
-        /* Gone passive with bytes held: they go first. */
-        if (feed_carry(self) < 0) {
-            return -1;
-        }
-    }
-    else if (!self->passive && len > 0
-             && scanner_at_stanza_lt(&self->framer.scanner)
-             && (self->answer_pings || self->complete_pongs)) {
-        /* Keep a '<' that ends the read: it may open an iq. */
-        if (feed_bytes(self, buf + *pass_from, len - 1 - *pass_from) < 0
-            || hold_more(self, buf + len - 1, 1) < 0) {
-            return -1;
-        }
-        *pass_from = len;
-        self->framer.holding = self->framer.lone_lt = 1;
-    }
-    return 0;
 }
 
 /* 1 if the read's events end a stanza (or the tap follows no stanzas:
@@ -707,56 +614,8 @@ deliver_now(TapObject *self)
 
 /* ---- joining a stream mid-way ---------------------------------------- */
 
-/*
- * A plugin registered after the stream header (from session_start, say)
- * finds slixmpp's parser fed already: the header's bytes are gone and the
- * tap does not know where in the stream the next read begins.  It hands
- * every read to slixmpp whole until it has proven that its scanner reads
- * the stream as slixmpp's parser does, and only then starts the fast path:
- *
- * SYNC_SEEK: after a read slixmpp is at depth 1.  Its end is a candidate
- *   point C, but depth 1 allows C to lie inside a token at depth 1: a start
- *   tag (<iq to='a>...), the root's end tag, a comment, CDATA section or
- *   processing instruction, a character reference, a multi-byte character,
- *   text.  A fresh scanner takes C to be between stanzas (strict: at depth
- *   1 it accepts only whitespace and elements) and starts there.
- * SYNC_OPEN: the candidate is kept only if the first thing after C is a
- *   start tag, wholly in one read, after which slixmpp is at depth 2: the
- *   read is handed to slixmpp up to that tag's '>' and slixmpp's depth read
- *   there.  Proof that C was between stanzas: the bytes from C to there are
- *   whitespace then one start tag, in which no '<' occurs.  For slixmpp to
- *   open an element in them its parser must take that '<' for markup, so
- *   whatever token held C must end within the whitespace; of the tokens
- *   above only text can (a tag ends at '>', a comment at "-->", CDATA at
- *   "]]>", a PI at "?>", a reference at ';', a character at a
- *   non-whitespace byte).  Text at depth 1 is between stanzas.  From a
- *   point both agree on, the scanner follows the stream as it does from
- *   the header.  A parser that refused the stream opens nothing: no proof.
- *   An empty-element stanza first (<iq/>) proves nothing: next candidate.
- * SYNC_SETTLE: the fast path starts at the first read that ends between
- *   stanzas, slixmpp at depth 1 and parser_settled().
- *
- * The stanza parser needs the header's namespace context.  The header is
- * made up: the stream's default namespace, which the first stanza's
- * element proves (slixmpp named it {default_ns}name, and it declares no
- * namespace itself), and no prefixes.  A stanza with a prefix that only
- * the real header declared does not parse: it goes to slixmpp (classify()
- * stays active under a made-up header).
- *
- * A scanner that fails, or a candidate that proves nothing, sends the tap
- * back to SYNC_SEEK; a new stream (a restart) starts it as usual.
- *
- * Each depth is read once slixmpp's parser has parsed all it was fed
- * (current_depth(): on an expat that defers, after flush()), so the depth
- * at C and at the tag's '>' is what expat 2.5 would show there.  Cutting
- * a read at the '>' then changes nothing slixmpp does but when: the first
- * part opens at most that one element, which no handler sees, and the
- * events flush() releases before the cut come in their order.
- */
-
-/* The qualified name taken for the stream root's end tag; with another
-   prefix the scanner fails there, as the stream ends. */
-static const char SYNC_ROOT[] = "stream:stream";
+/* What the tap asks slixmpp while it proves that it reads the stream as
+   slixmpp does (sync.h). */
 
 /* slixmpp's xml_depth into *depth.  -1 on error. */
 static int
@@ -809,26 +668,11 @@ take_candidate(TapObject *self)
     if (depth != 1) {
         return 0;
     }
-    if (scanner_resume_in_root(&self->framer.scanner, SYNC_ROOT,
-                               sizeof(SYNC_ROOT) - 1) < 0) {
+    if (sync_resume(&self->framer) < 0) {
         PyErr_NoMemory();
         return -1;
     }
-    self->framer.scanner.strict = 1;
-    self->framer.scanner.report_open = 1;
     self->sync = SYNC_OPEN;
-    return 0;
-}
-
-static int
-contains(const char *p, size_t n, const char *lit)
-{
-    size_t k = strlen(lit);
-    for (size_t i = 0; i + k <= n; i++) {
-        if (memcmp(p + i, lit, k) == 0) {
-            return 1;
-        }
-    }
     return 0;
 }
 
@@ -849,21 +693,19 @@ open_stanza(TapObject *self)
     return child;
 }
 
-/* 1 if slixmpp opened the element whose start tag (tag_len bytes, its
-   name name_len bytes) the scanner just read, and that element is in the
-   default namespace slixmpp expects; 0 if not, or if it cannot tell (a
-   prefix, a namespace declared on the element); -1 on error. */
+/* 1 if slixmpp opened the element of the tag the scanner just read (buf:
+   the read), and that element is in the default namespace slixmpp
+   expects; 0 if not, or if it cannot tell (sync_tag_is_plain()); -1 on
+   error. */
 static int
-first_stanza_agrees(TapObject *self, const char *tag, size_t tag_len,
-                    size_t name_len)
+first_stanza_agrees(TapObject *self, const char *buf, const FirstTag *tag)
 {
     long depth;
     int current = current_depth(self, &depth);
     if (current <= 0) {
         return current;
     }
-    if (depth != 2 || memchr(tag + 1, ':', name_len) != NULL
-        || contains(tag, tag_len, "xmlns")) {
+    if (depth != 2 || !sync_tag_is_plain(buf, tag)) {
         return 0;
     }
     PyObject *child = open_stanza(self);
@@ -878,10 +720,7 @@ first_stanza_agrees(TapObject *self, const char *tag, size_t tag_len,
     Buf want;
     buf_init(&want);
     int rc = -1;
-    if (buf_append(&want, "{", 1) < 0
-        || buf_append(&want, self->default_ns.data, self->default_ns.len) < 0
-        || buf_append(&want, "}", 1) < 0
-        || buf_append(&want, tag + 1, name_len) < 0) {
+    if (sync_expected_name(&want, &self->default_ns, buf, tag) < 0) {
         PyErr_NoMemory();
     }
     else {
@@ -903,26 +742,16 @@ first_stanza_agrees(TapObject *self, const char *tag, size_t tag_len,
     return rc;
 }
 
-/* The header the stanza parser takes for the real one (see above).  0, or
-   -1 when the namespace cannot be written in it as it is. */
+/* The made-up header (sync.h) for the stanza parser.  0, or -1 when the
+   namespace cannot be written in it as it is. */
 static int
 begin_synthetic_header(TapObject *self)
 {
-    const Buf *ns = &self->default_ns;
-    for (size_t i = 0; i < ns->len; i++) {
-        if (ns->data[i] == '\'' || ns->data[i] == '&' || ns->data[i] == '<') {
-            return -1;
-        }
-    }
     Buf header;
     buf_init(&header);
-    int rc = -1;
-    if (buf_append(&header, "<stream xmlns='", 15) == 0
-        && buf_append(&header, ns->data, ns->len) == 0
-        && buf_append(&header, "'>", 2) == 0) {
-        rc = stanza_parser_begin(self->stanza_parser, header.data,
-                                 header.len);
-    }
+    int rc = sync_header(&header, &self->default_ns) < 0 ? -1
+             : stanza_parser_begin(self->stanza_parser, header.data,
+                                   header.len);
     buf_free(&header);
     return rc;
 }
@@ -943,8 +772,7 @@ try_settle(TapObject *self)
         /* Not what the scanner says: prove it again. */
         return take_candidate(self);
     }
-    self->framer.scanner.strict = 0;
-    self->framer.scanner.report_open = 0;
+    sync_follow(&self->framer);
     self->sync = SYNC_NONE;
     self->synthetic_header = 1;
     if (begin_synthetic_header(self) < 0) {
@@ -960,45 +788,21 @@ static int
 check_first_stanza(TapObject *self, const char *buf, size_t n_events,
                    size_t *fed)
 {
-    size_t lt = SIZE_MAX, name_end = 0;
-    for (size_t i = 0; i < n_events && self->sync == SYNC_OPEN; i++) {
-        const FrameEvent *ev = &self->framer.events[i];
-        switch (ev->kind) {
-        case SCAN_STANZA_START:
-            /* A tag begun in an earlier read is not checked whole. */
-            lt = ev->flag ? SIZE_MAX : ev->pos - 1;
-            break;
-        case SCAN_STANZA_NAME:
-            name_end = ev->pos;
-            break;
-        case SCAN_STANZA_OPEN: {
-            self->sync = SYNC_SEEK;
-            if (lt == SIZE_MAX || name_end <= lt + 1) {
-                break;
-            }
-            if (feed_bytes(self, buf, ev->pos) < 0) {
-                return -1;
-            }
-            *fed = ev->pos;
-            int agrees = self->passive
-                         ? 0 : first_stanza_agrees(self, buf + lt,
-                                                   ev->pos - lt,
-                                                   name_end - lt - 1);
-            if (agrees < 0) {
-                return -1;
-            }
-            if (agrees) {
-                self->sync = SYNC_SETTLE;
-            }
-            break;
-        }
-        default:
-            /* An empty-element stanza, or the end of the stream. */
-            self->sync = SYNC_SEEK;
-            break;
-        }
+    FirstTag tag;
+    self->sync = sync_first_tag(&self->framer, n_events, &tag);
+    if (self->sync != SYNC_SETTLE) {
+        return 0;
     }
-    return 0;
+    self->sync = SYNC_SEEK;
+    if (feed_bytes(self, buf, tag.end) < 0) {
+        return -1;
+    }
+    *fed = tag.end;
+    int agrees = self->passive ? 0 : first_stanza_agrees(self, buf, &tag);
+    if (agrees > 0) {
+        self->sync = SYNC_SETTLE;
+    }
+    return agrees < 0 ? -1 : 0;
 }
 
 /* A read while the tap is not yet in step (see above): slixmpp gets all of
@@ -1105,34 +909,23 @@ tap_call(TapObject *self, PyObject *const *args, size_t nargsf,
     }
     const char *buf = PyBytes_AS_STRING(bytes);
     size_t len = (size_t)PyBytes_GET_SIZE(bytes);
-    size_t pass_from = 0;
-    int rc = 0;
     self->in_call = 1;
     Py_ssize_t n_events = scan_read(self, buf, len);
-    if (n_events < 0) {
-        /* Slixmpp's parser will refuse this read: let it see the read
-           exactly as it came, to say so in its own words. */
-        self->passive = 1;
-        if (self->framer.holding) {
-            rc = feed_carry(self);
-        }
-    }
-    else {
-        rc = act_on_read(self, buf, len, (size_t)n_events, &pass_from);
-    }
+    framer_begin_read(&self->framer, buf, len, n_events);
+    int rc = act_on_read(self);
     self->in_call = 0;
-    if (rc == 0 && pass_from < len) {
-        if (pass_from == 0) {
-            /* Nothing taken from this read: slixmpp gets the object the
-               caller gave. */
-            PyObject *r = PyObject_CallOneArg(self->feed, data);
-            rc = r == NULL ? -1 : 0;
-            Py_XDECREF(r);
-            self->fed_unchecked = 1;
-        }
-        else {
-            rc = feed_bytes(self, buf + pass_from, len - pass_from);
-        }
+    Frame rest;
+    framer_rest(&self->framer, &rest);
+    if (rc == 0 && rest.n == len && len > 0) {
+        /* Nothing taken from this read: slixmpp gets the object the
+           caller gave. */
+        PyObject *r = PyObject_CallOneArg(self->feed, data);
+        rc = r == NULL ? -1 : 0;
+        Py_XDECREF(r);
+        self->fed_unchecked = 1;
+    }
+    else if (rc == 0) {
+        rc = feed_bytes(self, rest.p, rest.n);
     }
     if (rc == 0 && read_ended_stanza(self, n_events)) {
         rc = deliver_now(self);

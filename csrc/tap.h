@@ -10,16 +10,7 @@
 #include "pings.h"
 #include "writer.h"
 #include "framer.h"
-
-/* Where a tap that joined its stream mid-way stands (tap.c,
-   "joining a stream mid-way"). */
-typedef enum {
-    SYNC_NONE,      /* in step with the stream since its header */
-    SYNC_SEEK,      /* waiting for a read after which slixmpp is at depth 1 */
-    SYNC_OPEN,      /* from there, waiting for the first stanza's start tag */
-    SYNC_SETTLE     /* agreement proven: waiting for a read that ends
-                       between stanzas */
-} SyncState;
+#include "sync.h"
 
 /* Made whole by Tap() (tap_new() in tap.c) or not at all: no __init__, no
    subclass.  The Python objects from xmpp to send_slow are never NULL (the

@@ -168,13 +168,14 @@ static InfoCopy
 copy_info(const StanzaInfo *info)
 {
     const Str strs[] = {info->name, info->ns, info->type, info->id,
-                        info->from, info->to, info->lang, info->lead};
+                        info->from, info->to, info->lang, info->lead,
+                        info->child_name, info->child_ns};
     size_t n = 0;
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         n += 1 + sizeof(size_t) + strs[i].len;
     }
     InfoCopy c = {malloc(n), n, {info->other_attrs, info->children,
-                                 info->text, info->is_ping}};
+                                 info->text, info->child_children}};
     fuzz_check(c.bytes != NULL, "malloc");
     char *p = c.bytes;
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
@@ -205,7 +206,9 @@ check_direct(const uint8_t *data, size_t size)
         return;
     }
     fuzz_check(info.name.ptr != NULL && info.name.len > 0
-               && (!info.is_ping || info.children == 1),
+               && (info.child_name.ptr != NULL) == (info.children > 0)
+               && (info.child_name.ptr != NULL || !info.child_children)
+               && (info.child_ns.ptr == NULL || info.child_name.ptr != NULL),
                "a parsed stanza's info");
     InfoCopy first = copy_info(&info);
     fuzz_check(stanza_parse(h.parser, span, span_len, &info) == 0,

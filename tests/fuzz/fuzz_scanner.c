@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cuts.h"
 #include "scanner.h"
 
 #define MAX_CUTS 16
@@ -171,13 +172,6 @@ check_events(const Run *run, const char *stream, size_t len)
     }
 }
 
-static int
-by_offset(const void *a, const void *b)
-{
-    size_t x = *(const size_t *)a, y = *(const size_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -192,11 +186,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *stream = (const char *)data + 1 + 2 * n_cuts;
     size_t len = size - 1 - 2 * n_cuts;
     size_t cuts[MAX_CUTS];
-    for (size_t i = 0; i < n_cuts; i++) {
-        cuts[i] = ((size_t)data[1 + 2 * i] | (size_t)data[2 + 2 * i] << 8)
-                  % (len + 1);
-    }
-    qsort(cuts, n_cuts, sizeof(size_t), by_offset);
+    fuzz_read_cuts(data + 1, n_cuts, len, cuts);
 
     Run whole, cut;
     scan(&whole, stream, len, NULL, 0);
