@@ -19,8 +19,6 @@ typedef struct {
     /* interned names of the attributes and methods the fast path uses */
     PyObject *str_parser;
     PyObject *str_transport;
-    PyObject *str_session_started;
-    PyObject *str_always_send;
     PyObject *str_write;
     PyObject *str_set_result;
     PyObject *str_cancel;
@@ -34,11 +32,9 @@ typedef struct {
     PyObject *str_get;
     PyObject *str_result;
     PyObject *str_is_enabled_for;
-    PyObject *str_unfinished_tasks;
     PyObject *str_feed;
     PyObject *str_read_events;
     PyObject *str_flush;
-    PyObject *str_events_queue;
     PyObject *str_append;
     PyObject *empty_bytes;
     PyObject *str_xml_depth;

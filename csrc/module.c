@@ -224,8 +224,6 @@ core_exec(PyObject *module)
     buf_init(&st->scratch);
     INTERN(str_parser, "parser");
     INTERN(str_transport, "transport");
-    INTERN(str_session_started, "_session_started");
-    INTERN(str_always_send, "_always_send_everything");
     INTERN(str_write, "write");
     INTERN(str_set_result, "set_result");
     INTERN(str_cancel, "cancel");
@@ -239,12 +237,10 @@ core_exec(PyObject *module)
     INTERN(str_get, "get");
     INTERN(str_result, "result");
     INTERN(str_is_enabled_for, "isEnabledFor");
-    INTERN(str_unfinished_tasks, "_unfinished_tasks");
     INTERN(str_feed, "feed");
     INTERN(str_read_events, "read_events");
     INTERN(str_flush, "flush");
     /* XMLPullParser's private event queue (xml.etree, 3.4 to 3.13) */
-    INTERN(str_events_queue, "_events_queue");
     INTERN(str_append, "append");
     st->empty_bytes = PyBytes_FromStringAndSize(NULL, 0);
     if (st->empty_bytes == NULL) {
@@ -288,8 +284,6 @@ core_clear(PyObject *module)
     Py_CLEAR(st->tap_type);
     Py_CLEAR(st->str_parser);
     Py_CLEAR(st->str_transport);
-    Py_CLEAR(st->str_session_started);
-    Py_CLEAR(st->str_always_send);
     Py_CLEAR(st->str_write);
     Py_CLEAR(st->str_set_result);
     Py_CLEAR(st->str_cancel);
@@ -303,11 +297,9 @@ core_clear(PyObject *module)
     Py_CLEAR(st->str_get);
     Py_CLEAR(st->str_result);
     Py_CLEAR(st->str_is_enabled_for);
-    Py_CLEAR(st->str_unfinished_tasks);
     Py_CLEAR(st->str_feed);
     Py_CLEAR(st->str_read_events);
     Py_CLEAR(st->str_flush);
-    Py_CLEAR(st->str_events_queue);
     Py_CLEAR(st->str_append);
     Py_CLEAR(st->empty_bytes);
     Py_CLEAR(st->str_xml_depth);

@@ -378,14 +378,13 @@ space_probe_refused(TapObject *self)
 }
 
 /* 1 if slixmpp's parser may hold events it has not handed out yet: its
-   queue (XMLPullParser's private _events_queue, read here only) is not
-   empty, or is not there to tell.  -1 on error. */
+   queue (XMLPullParser's private one, named by the plugin) is not empty,
+   or is not there to tell.  -1 on error. */
 static int
 parser_events_waiting(TapObject *self)
 {
     PyObject *queue;
-    if (optional_attr(self->parser, tap_state(self)->str_events_queue,
-                      &queue) < 0) {
+    if (optional_attr(self->parser, self->parser_events, &queue) < 0) {
         return -1;
     }
     if (queue == NULL) {
@@ -408,7 +407,7 @@ queue_refusal(TapObject *self)
     CoreState *st = tap_state(self);
     PyObject *error = PyErr_GetRaisedException();
     PyObject *queue;
-    int rc = optional_attr(self->parser, st->str_events_queue, &queue);
+    int rc = optional_attr(self->parser, self->parser_events, &queue);
     if (rc == 0 && queue != NULL) {
         PyObject *r = PyObject_CallMethodOneArg(queue, st->str_append, error);
         rc = r == NULL ? -1 : 1;
@@ -1045,6 +1044,27 @@ tap_make_own_parts(TapObject *self, PyObject *default_ns)
 static PyObject *tap_vectorcall(PyObject *self, PyObject *const *args,
                                 size_t nargsf, PyObject *kwnames);
 
+/* The names of slixmpp's private attributes the plugin hands in (C knows
+   none): exact str, so that no cycle runs through them and looking them up
+   runs no code of theirs.  -1 with TypeError otherwise. */
+static int
+check_private_names(PyObject *session_flags, PyObject *queue_unfinished,
+                    PyObject *parser_events)
+{
+    int ok = PyTuple_CheckExact(session_flags)
+             && PyUnicode_CheckExact(queue_unfinished)
+             && PyUnicode_CheckExact(parser_events);
+    for (Py_ssize_t i = 0; ok && i < PyTuple_GET_SIZE(session_flags); i++) {
+        ok = PyUnicode_CheckExact(PyTuple_GET_ITEM(session_flags, i));
+    }
+    if (!ok) {
+        PyErr_SetString(PyExc_TypeError, "session_flags must be a tuple of "
+                        "str, queue_unfinished and parser_events str");
+        return -1;
+    }
+    return 0;
+}
+
 /* Everything a Tap is, established here or not at all: the object is
    untracked by the collector while it is built, so that nothing can reach
    it half-made, and a failure frees all it took.  There is no __init__. */
@@ -1054,16 +1074,21 @@ tap_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     static char *kwlist[] = {"xmpp", "feed", "loop", "default_ns",
                              "component", "log", "send_queue",
                              "normalize_jid", "send_slow", "on_timeout",
-                             NULL};
+                             "session_flags", "queue_unfinished",
+                             "parser_events", NULL};
     PyObject *xmpp, *feed, *loop, *default_ns, *logger, *send_queue;
     PyObject *normalize_jid, *send_slow, *on_timeout;
+    PyObject *session_flags, *queue_unfinished, *parser_events;
     int component;
     LoopParts parts;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO$UpOOOOO:Tap", kwlist,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO$UpOOOOOOOO:Tap", kwlist,
                                      &xmpp, &feed, &loop, &default_ns,
                                      &component, &logger, &send_queue,
                                      &normalize_jid, &send_slow,
-                                     &on_timeout)
+                                     &on_timeout, &session_flags,
+                                     &queue_unfinished, &parser_events)
+        || check_private_names(session_flags, queue_unfinished,
+                               parser_events) < 0
         || loop_parts_get(core_state_of_type(type), loop, logger,
                           &parts) < 0) {
         return NULL;
@@ -1093,6 +1118,9 @@ tap_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     self->send_slow = Py_NewRef(send_slow);
     self->pings.on_timeout = Py_NewRef(on_timeout);
     self->writer.sm = Py_NewRef(Py_None);
+    self->writer.session_flags = Py_NewRef(session_flags);
+    self->writer.queue_unfinished = Py_NewRef(queue_unfinished);
+    self->parser_events = Py_NewRef(parser_events);
     if (tap_make_own_parts(self, default_ns) < 0) {
         Py_DECREF(self);
         return NULL;
@@ -1143,6 +1171,7 @@ tap_dealloc(TapObject *self)
     TAP_OPTIONAL_FIELDS(CLEAR_FIELD)
 #undef CLEAR_FIELD
     Py_CLEAR(self->jids);
+    Py_CLEAR(self->parser_events);
     framer_free(&self->framer);
     stanza_parser_free(self->stanza_parser);
     buf_free(&self->default_ns);

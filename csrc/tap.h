@@ -31,6 +31,8 @@ typedef struct {
     char deliver_without_delay;
     /* the stream */
     PyObject *parser;           /* slixmpp's parser the state below is for */
+    PyObject *parser_events;    /* the name of its events not yet read
+                                   (exact str, handed in by the plugin) */
     PyObject *parser_flush;     /* its flush(), or NULL if it has none */
     char reparse_deferral;      /* expat >= 2.6: parsing may wait for more
                                    input (CVE-2023-52425) */

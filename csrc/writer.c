@@ -50,6 +50,8 @@ writer_free(Writer *w)
     WRITER_REQUIRED_FIELDS(CLEAR_FIELD)
     WRITER_OPTIONAL_FIELDS(CLEAR_FIELD)
 #undef CLEAR_FIELD
+    Py_CLEAR(w->session_flags);
+    Py_CLEAR(w->queue_unfinished);
     buf_free(&w->out);
     buf_free(&w->pending);
 }
@@ -84,22 +86,22 @@ writer_can_write(Writer *w, int *debug)
     if (!w->direct_send || w->write == NULL) {
         return 0;
     }
-    CoreState *st = w->st;
     int d = writer_debug_on(w, debug);
     if (d != 0) {
         return d < 0 ? -1 : 0;
     }
-    int started = truth(PyObject_GetAttr(w->xmpp, st->str_session_started));
-    if (started == 0) {
-        started = truth(PyObject_GetAttr(w->xmpp, st->str_always_send));
+    int started = 0;
+    Py_ssize_t n = PyTuple_GET_SIZE(w->session_flags);
+    for (Py_ssize_t i = 0; i < n && started == 0; i++) {
+        started = truth(PyObject_GetAttr(
+            w->xmpp, PyTuple_GET_ITEM(w->session_flags, i)));
     }
     if (started <= 0) {
         return started;
     }
     /* Unfinished counts the stanzas in the queue and the one in its
        filters. */
-    int busy = truth(PyObject_GetAttr(w->send_queue,
-                                      st->str_unfinished_tasks));
+    int busy = truth(PyObject_GetAttr(w->send_queue, w->queue_unfinished));
     return busy < 0 ? -1 : !busy;
 }
 

@@ -22,6 +22,12 @@ typedef struct {
     PyObject *log_enabled;      /* slixmpp's stream logger's isEnabledFor */
     PyObject *send_queue;       /* slixmpp's asyncio.Queue of stanzas */
     PyObject *sm;               /* None, or incoming() and outgoing(...) */
+    /* Names of slixmpp's private attributes, handed in by the plugin: on
+       xmpp, any of which true lets send() send; on send_queue, the
+       stanzas not yet written.  A tuple of exact str, an exact str: no
+       cycle runs through them, the collector leaves them. */
+    PyObject *session_flags;
+    PyObject *queue_unfinished;
     PyObject *call_soon;        /* the loop's call_soon */
     PyObject *flush;            /* what call_soon runs: writer_flush() */
     PyObject *write;            /* transport.write, or NULL */

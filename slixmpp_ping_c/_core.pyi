@@ -63,7 +63,10 @@ class Tap:
                  normalize_jid: Callable[[str], str | None],
                  send_slow: Callable[[str, Peer, str | None], None],
                  on_timeout: Callable[[str, Future[Any], Peer, Any, bool],
-                                      None]) -> Tap: ...
+                                      None],
+                 # names of slixmpp's private attributes (see _fast_path)
+                 session_flags: tuple[str, ...], queue_unfinished: str,
+                 parser_events: str) -> Tap: ...
     def __call__(self, data: bytes | str) -> None: ...
     # id: the ping's id (xmpp.new_id() when overridden); None: one of ours
     def send_ping(self, peer: Peer, ifrom: str | None, timeout: float,

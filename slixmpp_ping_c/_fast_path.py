@@ -44,6 +44,18 @@ _SM_MAX_SEQ = 2 ** 32
 # The id of the sample stanzas (see _sample_stanzas): drawn once, so that
 # no session event calls what applications patch in their tests (uuid4).
 _SAMPLE_TOKEN = os.urandom(16).hex()
+# slixmpp's private attributes the tap reads at each write or read, where a
+# Python call would cost as much as the rest of a ping; the C core knows
+# none of these names.  XMLStream.send() holds a stanza back until one of
+# the flags is true; the send queue (asyncio.Queue) counts the stanzas not
+# yet written, queued or in the send loop's filters; XMLPullParser keeps
+# its parsed events in a queue until read.
+TAP_PRIVATE_NAMES: dict[str, Any] = {
+    'session_flags': ('_session_started', '_always_send_everything'),
+    'queue_unfinished': '_unfinished_tasks',
+    'parser_events': '_events_queue',
+}
+
 # slixmpp's own new_id(): ping ids are ours unless an application's is set.
 _SLIXMPP_NEW_ID = XMLStream.new_id
 
@@ -120,6 +132,7 @@ def new_tap(core: ModuleType, xmpp: BaseXMPP,
         normalize_jid=reply_jid,
         send_slow=send_slow,
         on_timeout=on_timeout,
+        **TAP_PRIVATE_NAMES,
     )
     tap.deliver_without_delay = deliver_without_delay
     if tap.reparse_deferral and not hasattr(ET.XMLPullParser, 'flush'):
@@ -186,8 +199,8 @@ class FastPathPermissions:
         xmpp = self._xmpp
         if any(getattr(xmpp, name, None) is None for name in (
                 '_XMLStream__handlers', '_XMLStream__filters',
-                '_session_started', '_always_send_everything')) or not hasattr(
-                    xmpp.waiting_queue, '_unfinished_tasks'):
+                *TAP_PRIVATE_NAMES['session_flags'])) or not hasattr(
+                    xmpp.waiting_queue, TAP_PRIVATE_NAMES['queue_unfinished']):
             # Not the slixmpp we know: the plugin still works, without C.
             log.warning('slixmpp internals not found; fast path disabled')
             return

@@ -40,3 +40,20 @@ def test_cycles_are_found() -> None:
     assert cycles(nodes, {('a', 'b'), ('b', 'c'), ('c', 'a'), ('c', 'd')}) == [['a', 'b', 'c']]
     assert cycles(nodes, {('a', 'b'), ('b', 'c'), ('a', 'd')}) == []
     assert layered(nodes, {('a', 'b'), ('b', 'c'), ('a', 'd')}) == ['c', 'b', 'd', 'a']
+
+
+def test_the_c_core_names_no_private_attribute_of_slixmpp() -> None:
+    """Which of slixmpp's private attributes the fast path reads is the
+    plugin's to say (slixmpp_ping_c/_fast_path.py, the one module that
+    touches them); the C core reads only the names it is handed."""
+    from slixmpp_ping_c._fast_path import TAP_PRIVATE_NAMES
+    names = [TAP_PRIVATE_NAMES['queue_unfinished'],
+             TAP_PRIVATE_NAMES['parser_events'],
+             *TAP_PRIVATE_NAMES['session_flags'],
+             '_XMLStream__', 'waiting_queue']
+    sources = {path.name: path.read_text()
+               for path in sorted((ROOT / 'csrc').glob('*.[ch]'))}
+    assert sources
+    found = [(file, name) for file, text in sources.items()
+             for name in names if f'"{name}' in text]
+    assert found == []

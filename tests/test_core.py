@@ -24,6 +24,7 @@ import pytest
 
 from slixmpp_ping_c import _core
 from slixmpp_ping_c._core import Peer, Tap, build_ping, build_result, parse_stanza
+from slixmpp_ping_c._fast_path import TAP_PRIVATE_NAMES
 
 HEADER = (b"<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
           b"xmlns:stream='http://etherx.jabber.org/streams' "
@@ -225,7 +226,7 @@ def make_tap(loop: asyncio.AbstractEventLoop | None = None,
               send_queue=SimpleNamespace(_unfinished_tasks=0),
               normalize_jid=lambda jid: jid,
               send_slow=lambda *args: pytest.fail('slow send'),
-              on_timeout=timeouts)
+              on_timeout=timeouts, **TAP_PRIVATE_NAMES)
     tap.answer_pings = flags.get('answer_pings', True)
     tap.complete_pongs = flags.get('complete_pongs', True)
     tap.direct_send = flags.get('direct_send', True)

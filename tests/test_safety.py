@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 
 from slixmpp_ping_c._core import Peer, Tap, parse_stanza
+from slixmpp_ping_c._fast_path import TAP_PRIVATE_NAMES
 
 # What the children share: a stand-in for slixmpp's stream (as in
 # test_core.py) and a Tap on it.
@@ -34,6 +35,7 @@ PRELUDE = '''
 import asyncio, logging, sys
 from types import SimpleNamespace
 from slixmpp_ping_c._core import Peer, Tap, parse_stanza
+from slixmpp_ping_c._fast_path import TAP_PRIVATE_NAMES
 
 HEADER = (b"<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
           b"xmlns:stream='http://etherx.jabber.org/streams' "
@@ -71,7 +73,7 @@ def tap_args(stream, loop):
         send_queue=SimpleNamespace(_unfinished_tasks=0),
         normalize_jid=lambda jid: jid,
         send_slow=lambda *args: sys.exit('slow send'),
-        on_timeout=lambda *args: None)
+        on_timeout=lambda *args: None, **TAP_PRIVATE_NAMES)
 
 def make_tap(loop):
     stream = Stream()
@@ -229,7 +231,7 @@ def tap_kwargs() -> dict[str, Any]:
     return {'default_ns': 'jabber:client', 'component': False,
             'log': logging.getLogger('test_safety.quiet'),
             'send_queue': SimpleNamespace(), 'normalize_jid': str,
-            'send_slow': print, 'on_timeout': print}
+            'send_slow': print, 'on_timeout': print, **TAP_PRIVATE_NAMES}
 
 
 # What Tap() takes of a loop, for a tap that never pings.
@@ -502,7 +504,8 @@ def recording_tap() -> tuple[Tap, RecordingLoop, list[Any], list[bytes]]:
               component=False, log=logging.getLogger('test_safety.quiet'),
               send_queue=SimpleNamespace(_unfinished_tasks=0),
               normalize_jid=str, send_slow=print,
-              on_timeout=lambda *args: timeouts.append(args))
+              on_timeout=lambda *args: timeouts.append(args),
+              **TAP_PRIVATE_NAMES)
     tap.direct_send = True
     return tap, loop, timeouts, written
 
@@ -700,3 +703,16 @@ def test_fuzz_api_findings_are_fixed(script: str, last_line: str) -> None:
                           timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.splitlines()[-1] == last_line
+
+
+@pytest.mark.parametrize('name, value', [
+    ('session_flags', ['_session_started']),
+    ('session_flags', ('_session_started', 5)),
+    ('session_flags', (type('S', (str,), {})('_session_started'),)),
+    ('queue_unfinished', None),
+    ('parser_events', b'_events_queue'),
+])
+def test_private_names_must_be_exact_str(name: str, value: Any) -> None:
+    kwargs = {**tap_kwargs(), name: value}
+    with pytest.raises(TypeError):
+        Tap(SimpleNamespace(), print, IDLE_LOOP, **kwargs)

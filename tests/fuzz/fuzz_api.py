@@ -59,6 +59,7 @@ load_core()
 
 from slixmpp_ping_c import _core  # noqa: E402
 from slixmpp_ping_c._core import Peer, Tap  # noqa: E402
+from slixmpp_ping_c._fast_path import TAP_PRIVATE_NAMES  # noqa: E402
 
 # typing is imported whole, as in fuzz_tap.py (a frame LeakSanitizer
 # reports on Python 3.13.0 otherwise).
@@ -554,11 +555,13 @@ def tap_kwargs(run: Run, xmpp: Xmpp, standard: bool) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         'default_ns': ns, 'component': ns == COMPONENT_NS, 'log': Log(),
         'send_queue': SendQueue(), 'normalize_jid': normalize_jid,
-        'send_slow': send_slow, 'on_timeout': on_timeout}
+        'send_slow': send_slow, 'on_timeout': on_timeout,
+        **TAP_PRIVATE_NAMES}
     if not standard:
         # One argument odd: the rest as usual.
         name = p.pick(('log', 'send_queue', 'normalize_jid', 'send_slow',
-                       'on_timeout', 'component', 'default_ns', 'extra'))
+                       'on_timeout', 'component', 'default_ns', 'extra',
+                       *TAP_PRIVATE_NAMES))
         kwargs[name] = p.pick((None, object(), 42, 'x', ()))
     return kwargs
 

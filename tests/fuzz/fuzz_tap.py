@@ -38,7 +38,7 @@ load_core()
 from slixmpp.xmlstream.xmlstream import XMLStream  # noqa: E402
 
 from slixmpp_ping_c._core import Peer, Tap  # noqa: E402
-from slixmpp_ping_c._fast_path import reply_jid  # noqa: E402
+from slixmpp_ping_c._fast_path import TAP_PRIVATE_NAMES, reply_jid  # noqa: E402
 
 CLIENT_NS = 'jabber:client'
 COMPONENT_NS = 'jabber:component:accept'
@@ -206,7 +206,7 @@ def through_tap(flags: int, late: int, reads: list[bytes]
               send_queue=types.SimpleNamespace(_unfinished_tasks=0),
               normalize_jid=reply_jid,
               send_slow=lambda id_, peer, ifrom: slow.append(id_),
-              on_timeout=lambda *args: None)
+              on_timeout=lambda *args: None, **TAP_PRIVATE_NAMES)
     tap.answer_pings = bool(flags & 1)
     tap.complete_pongs = bool(flags & 2)
     tap.direct_send = not flags & 8

@@ -15,6 +15,7 @@ import types
 from typing import Any
 
 from slixmpp_ping_c._core import Peer, Tap
+from slixmpp_ping_c._fast_path import TAP_PRIVATE_NAMES
 
 
 class Xmpp:
@@ -53,7 +54,8 @@ tap = Tap(xmpp, lambda data: None, Loop(), default_ns='jabber:client',
           component=False,
           log=types.SimpleNamespace(isEnabledFor=lambda level: False),
           send_queue=SendQueue(), normalize_jid=str,
-          send_slow=lambda *args: None, on_timeout=lambda *args: None)
+          send_slow=lambda *args: None, on_timeout=lambda *args: None,
+          **TAP_PRIVATE_NAMES)
 tap.direct_send = True
 tap.send_ping(Peer('a@example.com', 'a@example.com'), None, 60.0)
 tap.flush()     # the turn ends: the write, with no transport left

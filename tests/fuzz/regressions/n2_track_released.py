@@ -15,6 +15,7 @@ import types
 from typing import Any
 
 from slixmpp_ping_c._core import Peer, Tap
+from slixmpp_ping_c._fast_path import TAP_PRIVATE_NAMES
 
 delays: list[float] = []
 
@@ -44,7 +45,8 @@ tap = Tap(xmpp, lambda data: None, Loop(), default_ns='jabber:client',
           log=types.SimpleNamespace(isEnabledFor=lambda level: False),
           send_queue=types.SimpleNamespace(_unfinished_tasks=0),
           normalize_jid=str, send_slow=lambda *args: None,
-          on_timeout=lambda *args: None)
+          on_timeout=lambda *args: None,
+          **TAP_PRIVATE_NAMES)
 peer = Peer('a@example.com', 'a@example.com')
 tap.track(peer, 60.0, None, None)
 try:
