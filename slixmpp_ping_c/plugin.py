@@ -330,8 +330,7 @@ class XEP_0199(BasePlugin):
         At most ``concurrency`` pings (and never more than ``max_pending``)
         are in flight at once; each answer or timeout sends the next.  A JID
         for which there is no room, other pings filling ``max_pending``,
-        gets TooManyPings.  Each JID costs one ping's
-        future and one done callback: no task of its own.
+        gets TooManyPings.  No JID costs a task of its own.
         """
         # In the order given; each filled in as its answer comes.
         results: dict[Any, Any] = dict.fromkeys(jids)
@@ -348,7 +347,56 @@ class XEP_0199(BasePlugin):
         if not timeout:
             timeout = self.config['timeout']
         sender = JID(ifrom).full if ifrom else None
-        pings = self._pings
+        if width == len(targets):
+            await self._ping_all(targets, results, sender, timeout)
+        else:
+            await self._ping_window(targets, results, sender, timeout, width)
+        return results
+
+    def _send_for(self, jid: Any, sender: str | None, timeout: float
+                  ) -> Future[float]:
+        """ping()'s ping, without its coroutine."""
+        return self._pings.send_ping(self._peers.ping_target(jid), sender,
+                                     timeout, self._given_id())
+
+    async def _ping_all(self, targets: list[Any], results: dict[Any, Any],
+                        sender: str | None, timeout: float) -> None:
+        """ping_many() with every ping out at once: no answer has a next
+        ping to send, so none needs a callback.  The answers are taken in
+        the order sent, most of them there already when the first is (a
+        read brings many): one wake-up a read, not one a JID."""
+        sent: list[tuple[Any, Future[float]]] = []
+        for jid in targets:
+            try:
+                sent.append((jid, self._send_for(jid, sender, timeout)))
+            except Exception as exc:
+                results[jid] = exc
+        task = asyncio.current_task()
+        left = iter(sent)
+        try:
+            for jid, future in left:
+                try:
+                    results[jid] = await future
+                except asyncio.CancelledError as exc:
+                    # The caller's cancelling us (which cancelled the ping
+                    # awaited), or the ping's (plugin_end cancels all).
+                    if task is not None and task.cancelling():
+                        self._cancelled_pings = True
+                        raise
+                    results[jid] = exc
+                except Exception as exc:
+                    results[jid] = exc
+        finally:
+            # Cancelled: the pings still out are the caller's no longer.
+            for _, future in left:
+                if future.cancel():
+                    self._cancelled_pings = True
+
+    async def _ping_window(self, targets: list[Any],
+                           results: dict[Any, Any], sender: str | None,
+                           timeout: float, width: int) -> None:
+        """ping_many() with at most ``width`` pings out: each answer or
+        timeout sends the next, from the future's done callback."""
         done = self.xmpp.loop.create_future()
         queue = iter(targets)
         in_flight: dict[Future[float], Any] = {}
@@ -356,8 +404,7 @@ class XEP_0199(BasePlugin):
         def send_next() -> None:
             for jid in queue:
                 try:
-                    future = pings.send_ping(self._peers.ping_target(jid), sender,
-                                             timeout, self._given_id())
+                    future = self._send_for(jid, sender, timeout)
                 except Exception as exc:
                     results[jid] = exc
                     continue
@@ -388,7 +435,6 @@ class XEP_0199(BasePlugin):
             for future in list(in_flight):
                 if future.cancel():
                     self._cancelled_pings = True
-        return results
 
     async def is_ping_supported(self, jid: Any) -> bool:
         """Whether the entity lists urn:xmpp:ping in its disco#info

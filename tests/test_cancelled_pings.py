@@ -84,6 +84,27 @@ async def test_ping_many_cancelled_frees_the_rest(ours: Impl) -> None:
         assert s.take_sent() == b''   # nothing more went out
 
 
+async def test_ping_many_all_at_once_cancelled_frees_every_ping(ours: Impl
+                                                                ) -> None:
+    """Without a concurrency limit every ping goes out at once; cancelled
+    while awaiting the first answer, or a later one, ping_many() leaves
+    none counted."""
+    for answered in (0, 2, 5):
+        async with client_stream(ours.cls) as s:
+            plugin = s.ping_plugin
+            jids = [f'user{n}@capulet.example/r' for n in range(6)]
+            task = asyncio.create_task(plugin.ping_many(jids, timeout=LONG))
+            ids = await sent_ids(s, 6)
+            s.feed(''.join(result_xml(ids[n], frm=jids[n])
+                           for n in range(answered)))
+            await s.settle()
+            assert plugin.pending() == 6 - answered
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert plugin.pending() == 0
+
+
 async def test_cancelled_pings_leave_room_under_max_pending(ours: Impl) -> None:
     async with client_stream(ours.cls, config={'max_pending': 10}) as s:
         plugin = s.ping_plugin

@@ -496,6 +496,29 @@ async def test_ping_many_bad_jid_and_empty() -> None:
         assert isinstance(results[PEER], float)
 
 
+async def test_ping_many_answers_in_any_order_and_plugin_end() -> None:
+    """All at once: answers in reverse order each fill their JID's result;
+    a ping cancelled under it (plugin_end cancels every ping in flight)
+    gives CancelledError for its JID, and ping_many() returns."""
+    async with client_stream(OURS) as s:
+        plugin = s.ping_plugin
+        targets = jids(4)
+        task = asyncio.ensure_future(plugin.ping_many(targets, timeout=5))
+        await s.wait_for_output()
+        sent = sent_iqs(s)
+        assert len(sent) == 4
+        for iq in reversed(sent[1:]):
+            s.feed(result_xml(iq.get('id'), frm=iq.get('to')))
+        await s.settle()
+        assert not task.done()
+        plugin._pings.cancel_all()
+        results = await task
+        assert list(results) == targets
+        assert isinstance(results[targets[0]], asyncio.CancelledError)
+        assert all(isinstance(results[jid], float) for jid in targets[1:])
+        assert plugin.pending() == 0
+
+
 async def test_ping_many_cancelled_sends_no_more() -> None:
     async with client_stream(OURS) as s:
         plugin = s.ping_plugin
