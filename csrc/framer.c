@@ -378,36 +378,4 @@ framer_next(Framer *f, FramerMode mode, Frame *out)
     }
 }
 
-void
-framer_pass_before(Framer *f, Frame *out)
-{
-    FrameRead *r = &f->read;
-    if (r->candidate_carried) {
-        /* Its read's bytes before it went when it was first held. */
-        frame(out, FRAME_PASS, r->buf, 0, 0);
-        return;
-    }
-    pass_read(f, r->pass_from, r->hold_from, out);
-    r->pass_from = r->hold_from;
-}
 
-void
-framer_taken(Framer *f, int taken)
-{
-    FrameRead *r = &f->read;
-    if (taken) {
-        r->pass_from = r->candidate_end;
-        f->carry.len = 0;
-    }
-    else if (r->candidate_carried) {
-        r->pass_from = r->candidate_end;
-        r->owe_carry = 1;
-    }
-}
-
-void
-framer_rest(const Framer *f, Frame *out)
-{
-    const FrameRead *r = &f->read;
-    frame(out, FRAME_PASS, r->buf + r->pass_from, r->len - r->pass_from, 0);
-}

@@ -104,12 +104,47 @@ int framer_keep_header(Framer *f, const char *p, size_t n);
 void framer_begin_read(Framer *f, const char *buf, size_t len,
                        long n_events);
 FrameKind framer_next(Framer *f, FramerMode mode, Frame *out);
+/* The three below are called for every candidate and read: inline. */
+
 /* A candidate the tap may act on: the read's bytes before it that have
    not reached slixmpp yet, which must first (none when carried). */
-void framer_pass_before(Framer *f, Frame *out);
+static inline void
+framer_pass_before(Framer *f, Frame *out)
+{
+    FrameRead *r = &f->read;
+    out->kind = FRAME_PASS;
+    out->carried = 0;
+    /* Carried: its read's bytes before it went when it was first held. */
+    size_t to = r->candidate_carried ? r->pass_from : r->hold_from;
+    out->p = r->buf + r->pass_from;
+    out->n = to - r->pass_from;
+    r->pass_from = to;
+}
+
 /* The tap took the candidate (1) or left it to slixmpp (0). */
-void framer_taken(Framer *f, int taken);
+static inline void
+framer_taken(Framer *f, int taken)
+{
+    FrameRead *r = &f->read;
+    if (taken) {
+        r->pass_from = r->candidate_end;
+        f->carry.len = 0;
+    }
+    else if (r->candidate_carried) {
+        r->pass_from = r->candidate_end;
+        r->owe_carry = 1;
+    }
+}
+
 /* The read's bytes the frames did not pass: slixmpp's, after them. */
-void framer_rest(const Framer *f, Frame *out);
+static inline void
+framer_rest(const Framer *f, Frame *out)
+{
+    const FrameRead *r = &f->read;
+    out->kind = FRAME_PASS;
+    out->p = r->buf + r->pass_from;
+    out->n = r->len - r->pass_from;
+    out->carried = 0;
+}
 
 #endif

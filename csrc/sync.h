@@ -43,10 +43,11 @@
  *
  * Each depth is read once slixmpp's parser has parsed all it was fed
  * (tap.c's current_depth(): on an expat that defers, after flush()), so
- * the depth at C and at the tag's '>' is what expat 2.5 would show there.  Cutting
- * a read at the '>' then changes nothing slixmpp does but when: the first
- * part opens at most that one element, which no handler sees, and the
- * events flush() releases before the cut come in their order.
+ * the depth at C and at the tag's '>' is what expat 2.5 would show
+ * there.  Cutting a read at the '>' then changes nothing slixmpp does but
+ * when: the first part opens at most that one element, which no handler
+ * sees, and the events flush() releases before the cut come in their
+ * order.
  */
 
 #ifndef SLIXMPP_PING_C_SYNC_H
