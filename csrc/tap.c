@@ -498,13 +498,13 @@ as_bytes(PyObject *data)
 
 /* Scans the whole read into the framer's events.  The number of events,
    or -1 when the scanner gave up (or memory ran out).  A read that ends a
-   stanza sets the idle clock, once however many it ends. */
+   stanza (*stanza_ended) sets the idle clock, once however many it ends. */
 static Py_ssize_t
-scan_read(TapObject *self, const char *buf, size_t len)
+scan_read(TapObject *self, const char *buf, size_t len, int *stanza_ended)
 {
-    int stanza_ended;
-    long n = framer_scan(&self->framer, buf, len, &stanza_ended);
-    if (n >= 0 && stanza_ended) {
+    long n = framer_scan(&self->framer, buf, len, stanza_ended);
+    *stanza_ended &= n >= 0;
+    if (*stanza_ended) {
         self->received_at = core_monotonic();
     }
     return n;
@@ -573,19 +573,6 @@ act_on_read(TapObject *self)
             return -1;
         }
     }
-}
-
-/* 1 if the read's events end a stanza (or the tap follows no stanzas:
-   passive), 0 if not. */
-static int
-read_ended_stanza(TapObject *self, Py_ssize_t n_events)
-{
-    for (Py_ssize_t i = 0; i < n_events && !self->passive; i++) {
-        if (self->framer.events[i].kind == SCAN_STANZA_END) {
-            return 1;
-        }
-    }
-    return self->passive;
 }
 
 /* deliver_without_delay: what expat holds back of a read that ended a
@@ -821,7 +808,8 @@ sync_read(TapObject *self, PyObject *data)
     const char *buf = PyBytes_AS_STRING(bytes);
     size_t len = (size_t)PyBytes_GET_SIZE(bytes);
     size_t fed = 0;
-    Py_ssize_t n_events = scan_read(self, buf, len);
+    int stanza_ended;   /* not needed: every read here sets the clock */
+    Py_ssize_t n_events = scan_read(self, buf, len, &stanza_ended);
     int rc = 0;
     if (n_events < 0) {
         self->sync = SYNC_SEEK;
@@ -909,7 +897,8 @@ tap_call(TapObject *self, PyObject *const *args, size_t nargsf,
     const char *buf = PyBytes_AS_STRING(bytes);
     size_t len = (size_t)PyBytes_GET_SIZE(bytes);
     self->in_call = 1;
-    Py_ssize_t n_events = scan_read(self, buf, len);
+    int stanza_ended;
+    Py_ssize_t n_events = scan_read(self, buf, len, &stanza_ended);
     framer_begin_read(&self->framer, buf, len, n_events);
     int rc = act_on_read(self);
     self->in_call = 0;
@@ -926,7 +915,8 @@ tap_call(TapObject *self, PyObject *const *args, size_t nargsf,
     else if (rc == 0) {
         rc = feed_bytes(self, rest.p, rest.n);
     }
-    if (rc == 0 && read_ended_stanza(self, n_events)) {
+    /* Passive: the tap follows no stanzas, any read may end one. */
+    if (rc == 0 && (stanza_ended || self->passive)) {
         rc = deliver_now(self);
     }
     Py_DECREF(bytes);
