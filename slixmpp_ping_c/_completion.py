@@ -12,9 +12,9 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from slixmpp.basexmpp import BaseXMPP
+from slixmpp.jid import JID
 from slixmpp.stanza import Iq
 from slixmpp.xmlstream.matcher.base import MatcherBase
-from slixmpp.xmlstream.matcher.idsender import MatchIDSender
 
 from slixmpp_ping_c._peers import PingTimeout
 from slixmpp_ping_c._slixmpp_typed import iq_error, iq_timeout
@@ -33,8 +33,8 @@ _REACHABLE_CONDITIONS = frozenset({'service-unavailable',
 
 class AnswerMatcher(MatcherBase):
     """Matches the answers to our pings in flight: one table lookup per
-    stanza, then slixmpp's own sender rules (MatchIDSender, or MatcherId
-    before the session is bound)."""
+    stanza, then slixmpp's own sender rules (MatchIDSender's senders, or
+    MatcherId's anyone before the session is bound: Peer.allowed)."""
 
     def __init__(self, pings: Tap) -> None:
         super().__init__(None)
@@ -47,13 +47,10 @@ class AnswerMatcher(MatcherBase):
         peer = None if id_ is None else self._pings.find(id_)
         if peer is None or xml['type'] not in ('result', 'error'):
             return False
-        if peer.allowed is None:
-            return True
-        return MatchIDSender({
-            'id': xml['id'],
-            'self': peer.self_jid,
-            'peer': peer.jid,
-        }).match(xml)
+        # MatchIDSender's senders (or MatcherId's anyone), as Iq.send
+        # made them for this peer: its raw 'from' one of them.
+        allowed = peer.allowed
+        return allowed is None or xml.xml.get('from', '') in allowed
 
 
 class PingCompletion:
@@ -148,4 +145,4 @@ class PingCompletion:
             except Exception:
                 log.exception('Error in the timeout callback of ping %s',
                               id_)
-        self._xmpp.event('ping_timeout', PingTimeout(peer.jid, iq))
+        self._xmpp.event('ping_timeout', PingTimeout(JID(peer.jid), iq))

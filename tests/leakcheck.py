@@ -137,7 +137,7 @@ class Cycler:
             'probe stanza': self.stanza, 'probe peer': self.probe_peer,
             'peer (server)': peer,
             'peer (juliet)': juliet, 'peer.jid': peer.jid, 'peer.to': peer.to,
-            'peer.self_jid': peer.self_jid, 'juliet.jid': juliet.jid,
+            'peer.senders': peer.senders, 'juliet.jid': juliet.jid,
             'boundjid': self.stream.xmpp.boundjid, 'tap': self.tap,
         }
 
