@@ -74,6 +74,8 @@ class Peers:
         # A plain dict, in insertion order: moving a peer to the end is
         # popping and adding it (an OrderedDict costs twice the memory).
         self.by_jid: dict[str, Peer] = {}
+        # Its last key: the peer most recently pinged, moved no further.
+        self._newest: str | None = None
         # Bumped whenever what a Peer derives from the session may change.
         self.identity = 0
         # The current identity's senders (Peer.configure), made once.
@@ -95,21 +97,19 @@ class Peers:
             self._senders_identity = self.identity
         return self._senders
 
-    def _current(self, jid: Any) -> Peer | None:
-        """The Peer already set up in this session for a name: a full JID
-        (a str or a JID: both hash and compare as its str) is found by
-        itself, any other name through the cache."""
-        peer = self.by_name.get(jid) or self.by_jid.get(jid)
-        if peer is not None and peer.identity == self.identity:
-            return peer
-        return None
+    def _named(self, jid: Any) -> Peer | None:
+        """The Peer last set up for a name, current or not: a full JID as
+        a str is found by itself, any other name through the cache."""
+        if type(jid) is str:
+            return self.by_jid.get(jid) or self.by_name.get(jid)
+        return self.by_name.get(jid)
 
     def peer(self, jid: Any) -> Peer:
         """The Peer for a ping target as the caller named it (None: the
         server), set up for the current session."""
-        current = self._current(jid)
-        if current is not None:
-            return current
+        named = self._named(jid)
+        if named is not None and named.identity == self.identity:
+            return named
         xmpp = self._xmpp
         # slixmpp's plugin pings xmpp.server for a component: the same
         # value (boundjid.server), without its deprecation warning.
@@ -127,7 +127,7 @@ class Peers:
         peer.configure(self._session_senders(),
                        target == xmpp.boundjid.host)
         peer.identity = self.identity
-        if self.by_jid.get(jid) is not peer:
+        if type(jid) is not str or self.by_jid.get(jid) is not peer:
             if len(self.by_name) >= self._config['stats_max_peers']:
                 # Names for peers dropped since, perhaps: start afresh.
                 self.by_name.clear()
@@ -139,6 +139,7 @@ class Peers:
         recently pinged peers beyond stats_max_peers."""
         peers = self.by_jid
         peers[peer.to] = peer
+        self._newest = peer.to
         while len(peers) > max(self._config['stats_max_peers'], 1):
             dropped = peers.pop(next(iter(peers)))
             # Never current again: the names cached for it miss.
@@ -150,11 +151,19 @@ class Peers:
         limit = self._config['max_pending']
         if limit is not None and self._pending() >= limit:
             raise TooManyPings(limit)
-        peer = self._current(jid) or self.peer(jid)
-        # The most recently pinged last (a new one is already).
-        peers = self.by_jid
-        if next(reversed(peers)) is not peer.to:
-            peers[peer.to] = peers.pop(peer.to)
+        # self._named(jid), inlined: once a ping.
+        if type(jid) is str:
+            peer = self.by_jid.get(jid) or self.by_name.get(jid)
+        else:
+            peer = self.by_name.get(jid)
+        if peer is None or peer.identity != self.identity:
+            peer = self.peer(jid)
+        to = peer.to
+        if to is not self._newest:
+            # The most recently pinged last.
+            peers = self.by_jid
+            peers[to] = peers.pop(to)
+            self._newest = to
         return peer
 
     def stats(self, jid: Any = None) -> Mapping[JID, PingStats] | PingStats:
