@@ -15,8 +15,9 @@ from slixmpp.basexmpp import BaseXMPP
 from slixmpp.jid import JID
 from slixmpp.stanza import Iq
 from slixmpp.xmlstream.matcher.base import MatcherBase
+from slixmpp.xmlstream.matcher.idsender import MatchIDSender
 
-from slixmpp_ping_c._peers import PingTimeout
+from slixmpp_ping_c._peers import PingTimeout, session_jid
 from slixmpp_ping_c._slixmpp_typed import iq_error, iq_timeout
 
 if TYPE_CHECKING:
@@ -33,8 +34,8 @@ _REACHABLE_CONDITIONS = frozenset({'service-unavailable',
 
 class AnswerMatcher(MatcherBase):
     """Matches the answers to our pings in flight: one table lookup per
-    stanza, then slixmpp's own sender rules (MatchIDSender's senders, or
-    MatcherId's anyone before the session is bound: Peer.allowed)."""
+    stanza, then slixmpp's own sender rules (MatchIDSender, or MatcherId
+    before the session is bound)."""
 
     def __init__(self, pings: Tap) -> None:
         super().__init__(None)
@@ -47,10 +48,16 @@ class AnswerMatcher(MatcherBase):
         peer = None if id_ is None else self._pings.find(id_)
         if peer is None or xml['type'] not in ('result', 'error'):
             return False
-        # MatchIDSender's senders (or MatcherId's anyone), as Iq.send
-        # made them for this peer: its raw 'from' one of them.
-        allowed = peer.allowed
-        return allowed is None or xml.xml.get('from', '') in allowed
+        if peer.senders is None:
+            return True
+        # Iq.send's MatchIDSender, with the JIDs it reads: the session's
+        # and the peer's (its rules are slixmpp's release's: 1.8 compares
+        # the 'from' as a JID, later ones as the raw attribute).
+        return MatchIDSender({
+            'id': xml['id'],
+            'self': session_jid(peer.senders),
+            'peer': JID(peer.to),
+        }).match(xml)
 
 
 class PingCompletion:

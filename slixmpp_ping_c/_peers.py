@@ -53,6 +53,17 @@ class TooManyPings(RuntimeError):
         self.limit = limit
 
 
+def session_senders(own: JID) -> tuple[str, ...]:
+    """The senders MatchIDSender accepts for the session whatever the
+    peer: none (''), our bare JID and our domain."""
+    return ('', own.bare, own.domain)
+
+
+def session_jid(senders: tuple[str, ...]) -> JID:
+    """A JID with the bare JID and domain of session_senders()' JID."""
+    return JID(senders[1])
+
+
 class Peers:
     """The Peer of each ping target: by the name the caller gave (a cache),
     and by the full JID pinged, least recently pinged first (the
@@ -90,8 +101,7 @@ class Peers:
         ('', our bare JID, our domain; the peer adds its own) once the
         session is bound, MatcherId's any sender (None) before."""
         if self._senders_identity != self.identity:
-            own = self._xmpp.boundjid
-            self._senders = (('', own.bare, own.domain)
+            self._senders = (session_senders(self._xmpp.boundjid)
                              if self._xmpp.session_bind_event.is_set()
                              else None)
             self._senders_identity = self.identity
