@@ -116,7 +116,8 @@ class Peer:
                             f'{type(to).__name__}')
         _xml_str(to, 'to')
         self._jid = jid
-        self._to = str(to)
+        # An exact str, as C keeps it (the caller's own when it is one).
+        self._to = str.__str__(to)
         self._senders: tuple[str, ...] | None = None
         self._identity: int | None = None
         self._own_host = False
