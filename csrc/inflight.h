@@ -27,14 +27,19 @@ typedef struct PingEntry {
     double deadline;        /* monotonic seconds */
     PyObject *future;       /* owned by the user of the table */
     PyObject *peer;         /* owned by the user of the table */
-    PyObject *context;      /* owned by the user of the table, or NULL */
+    /* One pointer for two uses (an entry per ping in flight: 8 bytes
+       each): an entry on the free list is out of the table, its Python
+       fields NULL. */
+    union {
+        PyObject *context;  /* owned by the user of the table, or NULL */
+        struct PingEntry *next_free;    /* private: on the free list */
+    };
     int flags;              /* free for the user of the table */
+    uint32_t given_len;     /* beside flags: no padding */
     char *given_id;         /* the id the application gave, or NULL */
-    size_t given_len;
     /* private */
     uint64_t seq;
     size_t heap_index;
-    struct PingEntry *next_free;
 } PingEntry;
 
 typedef struct {
@@ -75,7 +80,8 @@ PingEntry *inflight_add(InFlight *t, uint64_t key, double sent_at,
 /* The entry for key, or NULL. */
 PingEntry *inflight_find(const InFlight *t, uint64_t key);
 /* inflight_add() for an id the application gave (a copy of id[0:n] is
-   kept); NULL with no exception if that id is in flight already. */
+   kept); NULL with no exception if that id is in flight already, with
+   OverflowError if it is 4 GiB or longer. */
 PingEntry *inflight_add_given(InFlight *t, const char *id, size_t n,
                               double sent_at, double deadline);
 /* The entry whose id, ours or given, is s[0:n], or NULL. */

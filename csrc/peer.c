@@ -8,14 +8,17 @@
 #include "util.h"
 
 /* A peer we ping: what its answers may look like, and its statistics.
-   Made whole by Peer() (jid, to and allowed never NULL, to an exact str);
-   no __init__, no subclass. */
+   Made whole by Peer() (jid, to, senders and identity never NULL, to an
+   exact str); no __init__, no __dict__, no subclass.  The senders it
+   accepts are not kept per peer (a gateway pings thousands): the session's
+   own, one tuple shared by every peer, and the full, bare and domain parts
+   of `to`, read off it when an answer comes. */
 typedef struct PeerObject {
     PyObject_HEAD
-    PyObject *dict;
     PyObject *jid;          /* what stats() is keyed by */
     PyObject *to;           /* str, the 'to' of our pings */
-    PyObject *allowed;      /* tuple of str, or None for any sender */
+    PyObject *senders;      /* the session's tuple of str, or None: anyone */
+    PyObject *identity;     /* int or None, the plugin's */
     int own_host;           /* an error answer counts as a pong */
     /* statistics, as ping(8) keeps them; mean and m2 (the sum of squared
        deviations from it) by Welford's method */
@@ -50,7 +53,8 @@ peer_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     }
     self->jid = Py_NewRef(jid);
     self->to = exact_to;
-    self->allowed = Py_NewRef(Py_None);
+    self->senders = Py_NewRef(Py_None);
+    self->identity = Py_NewRef(Py_None);
     self->min = INFINITY;
     return (PyObject *)self;
 }
@@ -59,10 +63,10 @@ static int
 peer_traverse(PeerObject *self, visitproc visit, void *arg)
 {
     Py_VISIT(Py_TYPE(self));
-    Py_VISIT(self->dict);
     Py_VISIT(self->jid);
     Py_VISIT(self->to);
-    Py_VISIT(self->allowed);
+    Py_VISIT(self->senders);
+    Py_VISIT(self->identity);
     return 0;
 }
 
@@ -71,9 +75,9 @@ peer_traverse(PeerObject *self, visitproc visit, void *arg)
 static int
 peer_clear(PeerObject *self)
 {
-    Py_CLEAR(self->dict);
     Py_SETREF(self->jid, Py_NewRef(Py_None));
-    Py_SETREF(self->allowed, Py_NewRef(Py_None));
+    Py_SETREF(self->senders, Py_NewRef(Py_None));
+    Py_SETREF(self->identity, Py_NewRef(Py_None));
     return 0;
 }
 
@@ -82,39 +86,85 @@ peer_dealloc(PeerObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
     PyObject_GC_UnTrack(self);
-    Py_CLEAR(self->dict);
     Py_CLEAR(self->jid);
     Py_CLEAR(self->to);
-    Py_CLEAR(self->allowed);
+    Py_CLEAR(self->senders);
+    Py_CLEAR(self->identity);
     tp->tp_free((PyObject *)self);
     Py_DECREF(tp);
 }
 
+/* What of our JID `to` its answers may come from: the whole, the bare JID
+   (up to the first '/': neither node nor domain holds one) and the domain
+   (after the bare JID's '@', which a node cannot hold), as slixmpp's JID
+   gives them for MatchIDSender. */
+typedef struct {
+    Str full, bare, domain;
+} JidParts;
+
+static JidParts
+jid_parts(Str full)
+{
+    JidParts parts = {full, full, full};
+    const char *slash = memchr(full.ptr, '/', full.len);
+    if (slash != NULL) {
+        parts.bare.len = (size_t)(slash - full.ptr);
+    }
+    parts.domain = parts.bare;
+    const char *at = memchr(parts.bare.ptr, '@', parts.bare.len);
+    if (at != NULL) {
+        parts.domain.ptr = at + 1;
+        parts.domain.len = parts.bare.len - (size_t)(at + 1 - full.ptr);
+    }
+    return parts;
+}
+
+static int
+str_equals(Str a, Str b)
+{
+    return a.len == b.len && memcmp(a.ptr, b.ptr, a.len) == 0;
+}
+
+/* The UTF-8 of a str of ours (checked when it was taken), or an absent Str
+   if it cannot have one (a lone surrogate in a sender). */
+static Str
+utf8_of_str(PyObject *s)
+{
+    Py_ssize_t len;
+    const char *ptr = PyUnicode_AsUTF8AndSize(s, &len);
+    if (ptr == NULL) {
+        PyErr_Clear();
+        return (Str){NULL, 0};
+    }
+    return (Str){ptr, (size_t)len};
+}
+
 /* 1 if a stanza from `from` (ptr NULL: no from) may answer our ping to
-   peer, 0 if not, or if only slixmpp's JID rules can tell. */
+   peer, 0 if not, or if only slixmpp's JID rules can tell.  MatchIDSender's
+   set: the session's senders, then the parts of `to`. */
 static int
 peer_allows(const PeerObject *peer, Str from)
 {
-    if (peer->allowed == Py_None) {
+    if (peer->senders == Py_None) {
         return 1;
     }
     if (from.ptr == NULL) {
         from.ptr = "";
     }
-    Py_ssize_t n = PyTuple_GET_SIZE(peer->allowed);
+    Py_ssize_t n = PyTuple_GET_SIZE(peer->senders);
     for (Py_ssize_t i = 0; i < n; i++) {
-        Py_ssize_t len;
-        const char *s = PyUnicode_AsUTF8AndSize(
-            PyTuple_GET_ITEM(peer->allowed, i), &len);
-        if (s == NULL) {
-            PyErr_Clear();
-            continue;
-        }
-        if ((size_t)len == from.len && memcmp(s, from.ptr, from.len) == 0) {
+        Str sender = utf8_of_str(PyTuple_GET_ITEM(peer->senders, i));
+        if (sender.ptr != NULL && str_equals(sender, from)) {
             return 1;
         }
     }
-    return 0;
+    Str to = utf8_of_str(peer->to);
+    if (to.ptr == NULL) {
+        return 0;
+    }
+    JidParts parts = jid_parts(to);
+    return str_equals(parts.full, from) || str_equals(parts.bare, from)
+           || str_equals(parts.domain, from);
 }
 
 void
@@ -137,38 +187,44 @@ peer_record_pong(PyObject *peer, double rtt)
     }
 }
 
+static int
+is_tuple_of_str(PyObject *obj)
+{
+    if (!PyTuple_Check(obj)) {
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(obj); i++) {
+        if (!PyUnicode_Check(PyTuple_GET_ITEM(obj, i))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static PyObject *
 peer_configure(PeerObject *self, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"allowed", "own_host", NULL};
-    PyObject *allowed;
+    static char *kwlist[] = {"senders", "own_host", NULL};
+    PyObject *senders;
     int own_host;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "Op:configure", kwlist,
-                                     &allowed, &own_host)) {
+                                     &senders, &own_host)) {
         return NULL;
     }
-    if (allowed != Py_None) {
-        if (!PyTuple_Check(allowed)) {
-            PyErr_SetString(PyExc_TypeError,
-                            "allowed must be a tuple of str or None");
-            return NULL;
-        }
-        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(allowed); i++) {
-            if (!PyUnicode_Check(PyTuple_GET_ITEM(allowed, i))) {
-                PyErr_SetString(PyExc_TypeError,
-                                "allowed must be a tuple of str or None");
-                return NULL;
-            }
-        }
+    if (senders != Py_None && !is_tuple_of_str(senders)) {
+        PyErr_SetString(PyExc_TypeError,
+                        "senders must be a tuple of str or None");
+        return NULL;
     }
-    /* An exact tuple: a subclass could carry state of its own. */
-    PyObject *kept = allowed == Py_None
-                     ? Py_NewRef(allowed)
-                     : PyTuple_GetSlice(allowed, 0, PyTuple_GET_SIZE(allowed));
+    /* An exact tuple, the caller's own when it is one (shared by the
+       session's peers); a subclass could carry state of its own. */
+    PyObject *kept = senders == Py_None
+                     ? Py_NewRef(senders)
+                     : PyTuple_GetSlice(senders, 0, PyTuple_GET_SIZE(senders));
     if (kept == NULL) {
         return NULL;
     }
-    Py_SETREF(self->allowed, kept);
+    Py_SETREF(self->senders, kept);
     self->own_host = own_host;
     Py_RETURN_NONE;
 }
@@ -245,9 +301,10 @@ peer_stats(PeerObject *self, PyObject *Py_UNUSED(ignored))
 static PyMethodDef peer_methods[] = {
     {"configure", (PyCFunction)(void (*)(void))peer_configure,
      METH_VARARGS | METH_KEYWORDS,
-     "configure(allowed, own_host)\n--\n\n"
-     "Set the senders whose answers complete a ping (None: anyone) and "
-     "whether an error answer counts as a pong."},
+     "configure(senders, own_host)\n--\n\n"
+     "Set the session's senders whose answers complete a ping besides the "
+     "peer itself (None: anyone) and whether an error answer counts as a "
+     "pong."},
     {"record", (PyCFunction)peer_record, METH_O,
      "record(rtt)\n--\n\nCount a pong that took rtt seconds."},
     {"record_lost", (PyCFunction)peer_record_lost, METH_NOARGS,
@@ -260,18 +317,73 @@ static PyMethodDef peer_methods[] = {
 static PyMemberDef peer_members[] = {
     {"jid", Py_T_OBJECT_EX, offsetof(PeerObject, jid), Py_READONLY, NULL},
     {"to", Py_T_OBJECT_EX, offsetof(PeerObject, to), Py_READONLY, NULL},
-    {"allowed", Py_T_OBJECT_EX, offsetof(PeerObject, allowed), Py_READONLY,
+    {"senders", Py_T_OBJECT_EX, offsetof(PeerObject, senders), Py_READONLY,
      NULL},
     {"own_host", Py_T_BOOL, offsetof(PeerObject, own_host), Py_READONLY,
      NULL},
     {"sent", Py_T_ULONGLONG, offsetof(PeerObject, sent), Py_READONLY, NULL},
-    {"__dictoffset__", Py_T_PYSSIZET, offsetof(PeerObject, dict),
-     Py_READONLY, NULL},
     {NULL, 0, 0, 0, NULL}
 };
 
+/* The senders whose answers complete a ping, None for anyone: the
+   session's, then `to`, its bare JID and its domain (made at each call:
+   nothing keeps them). */
+static PyObject *
+peer_allowed_get(PeerObject *self, void *Py_UNUSED(closure))
+{
+    if (self->senders == Py_None) {
+        Py_RETURN_NONE;
+    }
+    Str to = utf8_of_str(self->to);
+    if (to.ptr == NULL) {
+        return NULL;
+    }
+    JidParts parts = jid_parts(to);
+    PyObject *bare = PyUnicode_DecodeUTF8(parts.bare.ptr,
+                                          (Py_ssize_t)parts.bare.len, NULL);
+    PyObject *domain = PyUnicode_DecodeUTF8(parts.domain.ptr,
+                                            (Py_ssize_t)parts.domain.len,
+                                            NULL);
+    PyObject *own = bare == NULL || domain == NULL
+                    ? NULL : PyTuple_Pack(3, self->to, bare, domain);
+    Py_XDECREF(bare);
+    Py_XDECREF(domain);
+    if (own == NULL) {
+        return NULL;
+    }
+    PyObject *allowed = PySequence_Concat(self->senders, own);
+    Py_DECREF(own);
+    return allowed;
+}
+
+static PyObject *
+peer_identity_get(PeerObject *self, void *Py_UNUSED(closure))
+{
+    return Py_NewRef(self->identity);
+}
+
+static int
+peer_identity_set(PeerObject *self, PyObject *value,
+                  void *Py_UNUSED(closure))
+{
+    if (value == NULL) {
+        PyErr_SetString(PyExc_TypeError, "cannot delete identity");
+        return -1;
+    }
+    if (value != Py_None && !PyLong_Check(value)) {
+        PyErr_Format(PyExc_TypeError, "identity must be int or None, not %s",
+                     Py_TYPE(value)->tp_name);
+        return -1;
+    }
+    Py_SETREF(self->identity, Py_NewRef(value));
+    return 0;
+}
+
 static PyGetSetDef peer_getsets[] = {
-    {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, NULL,
+    {"allowed", (getter)peer_allowed_get, NULL,
+     "The senders whose answers complete a ping, or None: anyone.", NULL},
+    {"identity", (getter)peer_identity_get, (setter)peer_identity_set,
+     "The plugin's: the session the peer was set up for (int), or None.",
      NULL},
     {NULL, NULL, NULL, NULL, NULL}
 };

@@ -12,11 +12,12 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from slixmpp.basexmpp import BaseXMPP
+from slixmpp.jid import JID
 from slixmpp.stanza import Iq
 from slixmpp.xmlstream.matcher.base import MatcherBase
 from slixmpp.xmlstream.matcher.idsender import MatchIDSender
 
-from slixmpp_ping_c._peers import PingTimeout
+from slixmpp_ping_c._peers import PingTimeout, session_jid
 from slixmpp_ping_c._slixmpp_typed import iq_error, iq_timeout
 
 if TYPE_CHECKING:
@@ -47,12 +48,15 @@ class AnswerMatcher(MatcherBase):
         peer = None if id_ is None else self._pings.find(id_)
         if peer is None or xml['type'] not in ('result', 'error'):
             return False
-        if peer.allowed is None:
+        if peer.senders is None:
             return True
+        # Iq.send's MatchIDSender, with the JIDs it reads: the session's
+        # and the peer's (its rules are slixmpp's release's: 1.8 compares
+        # the 'from' as a JID, later ones as the raw attribute).
         return MatchIDSender({
             'id': xml['id'],
-            'self': peer.self_jid,
-            'peer': peer.jid,
+            'self': session_jid(peer.senders),
+            'peer': JID(peer.to),
         }).match(xml)
 
 
@@ -148,4 +152,4 @@ class PingCompletion:
             except Exception:
                 log.exception('Error in the timeout callback of ping %s',
                               id_)
-        self._xmpp.event('ping_timeout', PingTimeout(peer.jid, iq))
+        self._xmpp.event('ping_timeout', PingTimeout(JID(peer.jid), iq))

@@ -86,14 +86,29 @@ def _timeout_arg(value: object) -> float:
     return timeout
 
 
+def _jid_parts(full: str) -> tuple[str, str, str]:
+    """A JID's full, bare and domain parts, as slixmpp's JID gives them:
+    the bare JID ends at the first '/' (neither node nor domain holds one),
+    the domain follows its '@' (which a node cannot hold)."""
+    bare = full.partition('/')[0]
+    _, at, domain = bare.partition('@')
+    return (full, bare, domain if at else bare)
+
+
 class Peer:
     """Peer(jid, to): an entity we ping.
 
-    ``to`` is the JID written in the requests; ``allowed`` the senders
-    whose answers complete a ping (None: anyone), ``own_host`` whether an
-    error answer counts as a pong.  Instances take other attributes (the
-    plugin keeps ``identity`` and ``self_jid`` there).
+    ``to`` is the JID written in the requests.  ``senders``, the session's
+    senders whose answers complete a ping besides the peer itself (one
+    tuple shared by the session's peers: nothing is kept per peer), or None
+    for anyone; ``allowed`` all of them: those, then ``to``, its bare JID
+    and its domain.  ``own_host``: an error answer counts as a pong.
+    ``identity`` is the plugin's (an int, or None).  No other attributes.
     """
+
+    __slots__ = ('_identity', '_jid', '_last', '_lost', '_m2', '_max',
+                 '_mean', '_min', '_own_host', '_received', '_senders',
+                 '_sent', '_to')
 
     def __init__(self, jid: Any, to: str) -> None:
         if not isinstance(to, str):
@@ -101,8 +116,10 @@ class Peer:
                             f'{type(to).__name__}')
         _xml_str(to, 'to')
         self._jid = jid
-        self._to = to
-        self._allowed: tuple[str, ...] | None = None
+        # An exact str, as C keeps it (the caller's own when it is one).
+        self._to = str.__str__(to)
+        self._senders: tuple[str, ...] | None = None
+        self._identity: int | None = None
         self._own_host = False
         self._sent = 0
         self._received = 0
@@ -123,8 +140,14 @@ class Peer:
         return self._to
 
     @property
+    def senders(self) -> tuple[str, ...] | None:
+        return self._senders
+
+    @property
     def allowed(self) -> tuple[str, ...] | None:
-        return self._allowed
+        if self._senders is None:
+            return None
+        return self._senders + _jid_parts(self._to)
 
     @property
     def own_host(self) -> bool:
@@ -134,15 +157,31 @@ class Peer:
     def sent(self) -> int:
         return self._sent
 
-    def configure(self, allowed: tuple[str, ...] | None,
+    @property
+    def identity(self) -> int | None:
+        return self._identity
+
+    @identity.setter
+    def identity(self, value: int | None) -> None:
+        if value is not None and not isinstance(value, int):
+            raise TypeError('identity must be int or None, not '
+                            f'{type(value).__name__}')
+        self._identity = value
+
+    @identity.deleter
+    def identity(self) -> None:
+        raise TypeError('cannot delete identity')
+
+    def configure(self, senders: tuple[str, ...] | None,
                   own_host: bool) -> None:
-        """Set the senders whose answers complete a ping (None: anyone)
-        and whether an error answer counts as a pong."""
-        if allowed is not None and not (
-                isinstance(allowed, tuple)
-                and all(isinstance(sender, str) for sender in allowed)):
-            raise TypeError('allowed must be a tuple of str or None')
-        self._allowed = allowed
+        """Set the session's senders whose answers complete a ping besides
+        the peer itself (None: anyone) and whether an error answer counts
+        as a pong."""
+        if senders is not None and not (
+                isinstance(senders, tuple)
+                and all(isinstance(sender, str) for sender in senders)):
+            raise TypeError('senders must be a tuple of str or None')
+        self._senders = tuple(senders) if senders is not None else None
         self._own_host = bool(own_host)
 
     def record(self, rtt: float) -> None:

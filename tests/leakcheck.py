@@ -137,16 +137,19 @@ class Cycler:
             'probe stanza': self.stanza, 'probe peer': self.probe_peer,
             'peer (server)': peer,
             'peer (juliet)': juliet, 'peer.jid': peer.jid, 'peer.to': peer.to,
-            'peer.self_jid': peer.self_jid, 'juliet.jid': juliet.jid,
+            'peer.senders': peer.senders, 'juliet.jid': juliet.jid,
             'boundjid': self.stream.xmpp.boundjid, 'tap': self.tap,
         }
 
     async def census(self) -> dict[str, int]:
         """Reference counts of the sentinels, the plugin's caches in the
         same state each time: the names pinged twice, so that whatever
-        clearing of the name cache came between, they are in it."""
+        clearing of the name cache came between, they are in it, each for
+        the current peer (a JID object, as send_ping() passes, is cached
+        by name: its entry may name a peer stats() dropped until then)."""
         for _ in range(2):
-            await self.batch(['answer', 'default_target', 'spoof', 'error'])
+            await self.batch(['answer', 'answer_tracked', 'default_target',
+                              'spoof', 'error'])
         # A few turns of the loop: asyncio lets go of the last gather (its
         # results, their tracebacks, the frames they hold) only then.
         await self.stream.settle()

@@ -433,6 +433,44 @@ def test_pong_from_another_sender_goes_to_slixmpp(frm: str) -> None:
     run(main())
 
 
+@pytest.mark.parametrize('frm', [
+    None, '', 'me@example.org', 'example.org', 'me@example.org/r',
+    'juliet@capulet.example/balcony', 'juliet@capulet.example',
+    'capulet.example', 'juliet@capulet.example/other',
+    'capulet.example/balcony', 'JULIET@capulet.example',
+    'romeo@capulet.example', 'juliet@capulet.example/balcony/'])
+def test_pong_completes_in_c_from_whom_match_id_sender_accepts(
+        frm: str | None) -> None:
+    """The C tap takes a pong from the senders slixmpp's MatchIDSender
+    accepts, the raw 'from' compared: the session's (Peer.senders, shared)
+    and the full, bare and domain parts of the peer's 'to' (read off it).
+    Anything else goes to slixmpp, whose rules decide (slixmpp 1.8's
+    compare the 'from' as a JID: it takes 'JULIET@capulet.example' too)."""
+    from slixmpp.jid import JID
+    from slixmpp.stanza import Iq
+    from slixmpp.xmlstream.matcher.idsender import MatchIDSender
+    own, to = JID('me@example.org/r'), JID('juliet@capulet.example/balcony')
+
+    async def main() -> None:
+        tap, stream, _ = make_tap(asyncio.get_running_loop())
+        tap(HEADER)
+        peer = Peer(to.full, to.full)
+        peer.configure(('', own.bare, own.domain), False)
+        future = tap.send_ping(peer, None, 5.0)
+        id_ = sent_id(stream)
+        sender = '' if frm is None else f" from='{frm}'"
+        answer = f"<iq type='result' id='{id_}'{sender}/>"
+        accepted = MatchIDSender({'id': id_, 'self': own, 'peer': to}).match(
+            Iq(xml=ET.fromstring(answer)))
+        in_c = (frm or '') in ('', own.bare, own.domain, to.full, to.bare,
+                               to.domain)
+        tap(answer.encode())
+        assert future.done() is in_c and (accepted or not in_c)
+        assert (stream.received[-1] == answer.encode()) is not in_c
+        tap.cancel_all()
+    run(main())
+
+
 def test_error_is_a_pong_only_from_own_host() -> None:
     async def main() -> None:
         tap, stream, _ = make_tap(asyncio.get_running_loop())

@@ -14,7 +14,8 @@ from slixmpp.jid import JID
 
 import slixmpp_ping_c
 from slixmpp_ping_c import TooManyPings, XEP_0199
-from tests.memstream import MemoryStream, SERVER, client_stream, result_xml
+from tests.memstream import (CLIENT_JID, MemoryStream, SERVER, client_stream,
+                             result_xml)
 
 ID_FORM = re.compile(r'[0-9a-f]{16}')
 
@@ -160,6 +161,27 @@ async def ping_each(s: MemoryStream, *jids: str) -> None:
     tasks = [asyncio.ensure_future(s.ping_plugin.ping(jid)) for jid in jids]
     await answer(s, await sent(s))
     await asyncio.gather(*tasks)
+
+
+async def test_a_peer_keeps_nothing_the_session_or_the_caller_has() -> None:
+    """Memory per JID pinged (a gateway pings thousands): the session's
+    senders are one tuple for every peer, a peer has no JID object and no
+    __dict__, and a full JID named as such needs no name cached for it."""
+    async with client_stream(XEP_0199) as s:
+        plugin = s.ping_plugin
+        names = [f'u{i}@example.net/r' for i in range(3)]
+        await ping_each(s, *names, 'U0@Example.NET/r')
+        peers = [plugin._peers.by_jid[name] for name in names]
+        own = JID(CLIENT_JID)
+        assert peers[0].senders == ('', own.bare, own.domain)
+        assert all(peer.senders is peers[0].senders for peer in peers)
+        assert all(peer.to is name and type(peer.jid) is str
+                   and not hasattr(peer, '__dict__')
+                   for peer, name in zip(peers, names, strict=True))
+        assert list(plugin._peers.by_name) == ['U0@Example.NET/r']
+        assert plugin.stats(names[0])[:2] == (2, 2)
+        assert list(plugin.stats()) == [JID(name)
+                                        for name in names[1:] + names[:1]]
 
 
 async def test_stats_keep_the_most_recently_pinged_peers() -> None:

@@ -84,24 +84,70 @@ def armed_timers(loop: asyncio.AbstractEventLoop) -> int:
 
 def test_peer_fields_and_statistics(core: Core) -> None:
     peer = core.peer_type('jid-object', 'juliet@capulet.example')
-    assert (peer.jid, peer.to, peer.allowed, peer.own_host, peer.sent) == (
-        'jid-object', 'juliet@capulet.example', None, False, 0)
+    assert (peer.jid, peer.to, peer.senders, peer.allowed, peer.own_host,
+            peer.sent, peer.identity) == (
+        'jid-object', 'juliet@capulet.example', None, None, False, 0, None)
     assert peer.stats() == (0, 0, 0, None, None, None, None, None)
     peer.configure(('', 'a@b'), 1)
-    assert (peer.allowed, peer.own_host) == (('', 'a@b'), True)
-    peer.configure(allowed=None, own_host=False)
-    assert (peer.allowed, peer.own_host) == (None, False)
+    assert (peer.senders, peer.own_host) == (('', 'a@b'), True)
+    assert peer.allowed == ('', 'a@b', 'juliet@capulet.example',
+                            'juliet@capulet.example', 'capulet.example')
+    peer.configure(senders=None, own_host=False)
+    assert (peer.senders, peer.allowed, peer.own_host) == (None, None, False)
     for rtt in (0.25, 0.5, 0.25, 1):
         peer.record(rtt)
     peer.record_lost()
     assert peer.stats()[:5] == (0, 4, 1, 1.0, 0.25)
     assert peer.stats()[5:7] == (0.5, 1.0)
-    # The plugin keeps its own attributes on a Peer.
-    peer.identity, peer.self_jid = 3, 'me'
-    assert (peer.identity, peer.self_jid) == (3, 'me')
+    # The plugin's identity, an int or None; nothing else is kept on it.
+    peer.identity = 3
+    assert peer.identity == 3
+    peer.identity = None
+    assert peer.identity is None
+    with pytest.raises(AttributeError):
+        peer.self_jid = 'me'
 
 
-@pytest.mark.parametrize('name', ['jid', 'to', 'allowed', 'own_host', 'sent'])
+def test_peer_identity_refuses_deletion_and_other_types(core: Core) -> None:
+    peer = core.peer()
+    peer.identity = 7
+    for value in ('3', 3.0, b'3', [3]):
+        with pytest.raises(TypeError, match='identity must be int or None'):
+            peer.identity = value
+    with pytest.raises(TypeError):
+        del peer.identity
+    assert peer.identity == 7
+    assert not hasattr(peer, '__dict__')
+
+
+@pytest.mark.parametrize('to', [
+    'example.net', 'example.net/res', 'example.net/r/x@y', 'u@example.net',
+    'u@example.net/r', 'u@example.net/r/@x', 'u@example.net/@',
+    'ju\u00f1o@\u00e9xample.net/\u00e7'])
+def test_peer_allows_the_parts_of_its_jid_as_slixmpp_has_them(
+        core: Core, to: str) -> None:
+    from slixmpp.jid import JID
+    jid = JID(to)
+    assert jid.full == to
+    peer = core.peer_type(to, to)
+    session = ('', 'me@example.org', 'example.org')
+    peer.configure(session, False)
+    # MatchIDSender's senders: the session's, then the peer's.
+    assert peer.allowed == (*session, jid.full, jid.bare, jid.domain)
+
+
+def test_peers_share_the_session_senders(core: Core) -> None:
+    """Nothing of the session is copied into a Peer: a gateway pings
+    thousands."""
+    session = ('', 'me@example.org', 'example.org')
+    peers = [core.peer(f'u{i}@example.net') for i in range(3)]
+    for peer in peers:
+        peer.configure(session, False)
+    assert all(peer.senders is session for peer in peers)
+
+
+@pytest.mark.parametrize('name', ['jid', 'to', 'senders', 'allowed',
+                                  'own_host', 'sent'])
 def test_peer_fields_are_read_only(core: Core, name: str) -> None:
     peer = core.peer()
     with pytest.raises(AttributeError):
@@ -119,8 +165,8 @@ def test_peer_fields_are_read_only(core: Core, name: str) -> None:
     (lambda Peer: Peer('a', 'a').record(-0.5), ValueError),
     (lambda Peer: Peer('a', 'a').record(math.inf), ValueError),
     (lambda Peer: Peer('a', 'a').record(math.nan), ValueError),
-], ids=['to-bytes', 'to-none', 'to-surrogate', 'to-control', 'allowed-list',
-        'allowed-int', 'rtt-str', 'rtt-negative', 'rtt-inf', 'rtt-nan'])
+], ids=['to-bytes', 'to-none', 'to-surrogate', 'to-control', 'senders-list',
+        'senders-int', 'rtt-str', 'rtt-negative', 'rtt-inf', 'rtt-nan'])
 def test_peer_refuses_what_c_refuses(core: Core, call: Callable[[type], Any],
                                      error: type) -> None:
     with pytest.raises(error):

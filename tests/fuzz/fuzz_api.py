@@ -528,9 +528,9 @@ def op_peer_calls(run: Run) -> None:
     peer = p.pick(run.peers)
     what = p.byte() % 8
     if what == 0:
-        allowed = p.pick((None, (), ('example.com',), ('a', 'b'), (1,), [],
+        senders = p.pick((None, (), ('example.com',), ('a', 'b'), (1,), [],
                           'example.com'))
-        attempt(peer.configure, allowed, p.pick((True, False, BadBool())))
+        attempt(peer.configure, senders, p.pick((True, False, BadBool())))
     elif what == 1:
         attempt(peer.record, timeout(p))
     elif what == 2:
@@ -538,13 +538,15 @@ def op_peer_calls(run: Run) -> None:
     elif what == 3:
         attempt(peer.stats)
     elif what == 4:
-        for name in ('jid', 'to', 'allowed', 'own_host', 'sent', '__dict__'):
+        for name in ('jid', 'to', 'senders', 'allowed', 'own_host', 'sent',
+                     'identity', '__dict__'):
             attempt(getattr, peer, name)
     elif what == 5:
         attempt(setattr, peer, p.pick(('identity', 'self_jid', 'to', 'sent',
-                                       'jid')), text(p))
+                                       'jid')), p.pick((text(p), 3, None)))
     elif what == 6:
-        attempt(delattr, peer, p.pick(('identity', 'to', 'allowed', 'jid')))
+        attempt(delattr, peer, p.pick(('identity', 'to', 'senders', 'allowed',
+                                       'jid')))
     else:
         attempt(repr, peer)
 
