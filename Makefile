@@ -203,7 +203,8 @@ FUZZ_ENV = ASAN_OPTIONS=detect_leaks=1 \
 define fuzz_run
 	@mkdir -p $(FUZZ_DIR)/corpus/$(1) $(FUZZ_DIR)/artifacts/$(1)
 	@echo "== fuzz_$(1) for $(FUZZ_SECONDS) s"
-	$(2) $(FUZZ_RUN) -artifact_prefix=$(FUZZ_DIR)/artifacts/$(1)/ \
+	tests/fuzz/run.sh $(FUZZ_DIR)/$(1).log \
+	  env $(2) $(FUZZ_RUN) -artifact_prefix=$(FUZZ_DIR)/artifacts/$(1)/ \
 	  $(FUZZ_DIR)/corpus/$(1) tests/fuzz/corpus/$(1)
 endef
 
