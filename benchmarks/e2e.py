@@ -271,8 +271,9 @@ async def client_cpu_once(way: str, n: int) -> float:
     return spent / n * 1e6
 
 
-async def client_cpu(n: int, runs: int = 3) -> dict[str, Any]:
-    """client_cpu_once for each way, A B C A B C ..., the median of each."""
+async def client_cpu(n: int, runs: int = 5) -> dict[str, Any]:
+    """client_cpu_once for each way, A B C A B C ..., the median of each:
+    five runs, as one run's CPU (about 60 ms) varies by a quarter."""
     values: dict[str, list[float]] = {way: [] for way in CPU_WAYS}
     for _ in range(runs):
         for way in CPU_WAYS:
