@@ -67,15 +67,30 @@ def number(value: Any) -> float | None:
     return None
 
 
+def keyed(table: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """Each row with a key of its own: an indented row ('  pings/s', under
+    each end-to-end row) is keyed by the row above it too."""
+    out = []
+    parent = ''
+    for row in table:
+        name = row['measurement']
+        if name.startswith(' '):
+            out.append((f'{parent}\n{name}', row))
+        else:
+            parent = name
+            out.append((name, row))
+    return out
+
+
 def median_rows(runs: list[list[dict[str, Any]]], column: str
                 ) -> dict[str, float]:
     values: dict[str, list[float]] = {}
     for table in runs:
-        for row in table:
+        for key, row in keyed(table):
             value = number(row.get(column))
             if value is not None:
-                values.setdefault(row['measurement'], []).append(value)
-    return {name: statistics.median(v) for name, v in values.items()}
+                values.setdefault(key, []).append(value)
+    return {key: statistics.median(v) for key, v in values.items()}
 
 
 def main() -> None:
@@ -94,15 +109,16 @@ def main() -> None:
         for name, tree in trees.items():
             runs[name].append(run_bench(
                 tree, outdir / f'{name}-{round_}.json', flags))
-    names = [row['measurement'] for row in runs['new'][0]]
+    keys = [key for key, _ in keyed(runs['new'][0])]
     lines = [('measurement', 'old', 'new', 'new/old')]
     for column in ('ours', 'bare'):
         old, new = median_rows(runs['old'], column), median_rows(runs['new'], column)
-        for name in names:
-            if name in old and name in new:
+        for key in keys:
+            if key in old and key in new:
+                name = key.rsplit('\n', 1)[-1]
                 label = name if column == 'ours' else f'{name} [bare socket]'
-                ratio = new[name] / old[name] if old[name] else float('nan')
-                lines.append((label, f'{old[name]:,.4g}', f'{new[name]:,.4g}',
+                ratio = new[key] / old[key] if old[key] else float('nan')
+                lines.append((label, f'{old[key]:,.4g}', f'{new[key]:,.4g}',
                               f'{ratio:.2f}'))
     widths = [max(len(line[i]) for line in lines) for i in range(4)]
     for line in lines:
