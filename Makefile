@@ -256,4 +256,3 @@ include mk/bench.mk
 include mk/layout.mk
 include mk/pytypes.mk
 include mk/fuzz-api.mk
-include mk/cdag.mk
