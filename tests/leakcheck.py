@@ -276,7 +276,6 @@ class Cycler:
             self.callbacks, self.expected_callbacks)
 
 
-
 def rss_bytes() -> int:
     """Resident set size (Linux)."""
     with open('/proc/self/statm') as f:

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 DISCO_INFO_NS = 'http://jabber.org/protocol/disco#info'
 NOT_IMPLEMENTED_TEXT = 'No handlers registered for this request.'
+
+
 def test_class_attributes(impl: Impl) -> None:
     cls = impl.cls
     assert issubclass(cls, BasePlugin)

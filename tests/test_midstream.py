@@ -25,6 +25,7 @@ from tests.memstream import (
 OURS = load_impl('c')
 SLIXMPPS = load_impl('slixmpp')
 
+
 def register_ping(s: MemoryStream, impl: Impl) -> None:
     with use_ping_plugin(impl.cls):
         s.xmpp.register_plugin('xep_0199')

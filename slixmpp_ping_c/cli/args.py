@@ -44,7 +44,6 @@ class Failure(Exception):
     """An error that ends the run with status 2 and one line on stderr."""
 
 
-
 class _Parser(argparse.ArgumentParser):
     """argparse, with one line on stderr for bad arguments."""
 

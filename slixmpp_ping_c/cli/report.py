@@ -22,6 +22,7 @@ EXIT_NO_PONG = 1
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
 
+
 def _core_peer() -> Peer:
     """A Peer of the core the plugin runs on: C, or the pure-Python one
     without the extension."""

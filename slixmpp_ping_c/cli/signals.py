@@ -17,9 +17,9 @@ from slixmpp_ping_c.cli.report import EXIT_INTERRUPTED, Report
 
 log = logging.getLogger(__name__)
 
+
 class Interrupted(Exception):
     """Ctrl-C (or SIGTERM) before the first ping."""
-
 
 
 class Stop:
