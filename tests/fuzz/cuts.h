@@ -1,13 +1,25 @@
 /*
  * What the C harnesses that cut a stream into reads share: the cut points,
- * two bytes each (little endian) of the input.
+ * two bytes each (little endian) of the input, and the failed oracle's
+ * abort.
  */
 #ifndef SLIXMPP_PING_C_FUZZ_CUTS_H
 #define SLIXMPP_PING_C_FUZZ_CUTS_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+
+/* The oracle: what must hold, or the harness aborts (a finding). */
+static inline void
+require(int ok, const char *what)
+{
+    if (!ok) {
+        fprintf(stderr, "fuzz harness: %s\n", what);
+        abort();
+    }
+}
 
 static inline int
 fuzz_by_offset(const void *a, const void *b)

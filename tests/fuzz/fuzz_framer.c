@@ -19,7 +19,6 @@
  * bytes, so that small inputs reach it.
  */
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,15 +46,6 @@ typedef struct {
 } Run;
 
 static Framer framer;
-
-static void
-require(int ok, const char *what)
-{
-    if (!ok) {
-        fprintf(stderr, "fuzz harness: %s\n", what);
-        abort();
-    }
-}
 
 /* One of the tap's decisions: 1 with probability 1 / one_in. */
 static int

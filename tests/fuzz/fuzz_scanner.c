@@ -39,15 +39,6 @@ static Scanner scanner;
 static int mid_stream;
 
 static void
-require(int ok, const char *what)
-{
-    if (!ok) {
-        fprintf(stderr, "fuzz harness: %s\n", what);
-        abort();
-    }
-}
-
-static void
 record(Run *run, int kind, size_t at, int flag)
 {
     if (run->n == run->cap) {
