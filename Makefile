@@ -256,3 +256,4 @@ include mk/bench.mk
 include mk/layout.mk
 include mk/pytypes.mk
 include mk/fuzz-api.mk
+include mk/debian.mk

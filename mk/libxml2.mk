@@ -8,8 +8,9 @@
 # -Werror, an rpath to that prefix), never in place; PYTHONSAFEPATH keeps the
 # in-place build off sys.path, as `make sanitize` does.
 LIBXML2_NEWEST_VERSION ?= 2.15.4
-# The mirror this machine's apt uses (/etc/apt/sources.list.d/).
-LIBXML2_MIRROR ?= http://deb.debian.org/debian
+# The mirror this machine's apt uses, read from its sources (no host is
+# written here).
+LIBXML2_MIRROR ?= $(shell mk/debian-mirror.sh)
 LIBXML2_KEYRING ?= /usr/share/keyrings/debian-archive-keyring.gpg
 LIBXML2_BUILD_APT_PACKAGES ?= gcc make xz-utils debian-archive-keyring
 LIBXML2_NEWEST_DIR ?= build/libxml2-$(LIBXML2_NEWEST_VERSION)
