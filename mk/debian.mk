@@ -18,5 +18,6 @@ test-debian:
 	$(call apt_install,$(DEBIAN_APT_PACKAGES))
 	mk/debian-chroot.sh $(DEBIAN) $(abspath $(DEBIAN_DIR)) $(PY) \
 	  env SLIXMPP_PING_C_WERROR=$(SLIXMPP_PING_C_WERROR) CI=$(CI) \
-	  make $(DEBIAN_TARGET) PYTHON=$(PY) PYTEST_ARGS='$(PYTEST_ARGS)'
+	  make $(DEBIAN_TARGET) PYTHON=$(PY) \
+	  'PYTEST_ARGS=$(subst ','\'',$(PYTEST_ARGS))'
 # ---- end of make test-debian --------------------------------------------------

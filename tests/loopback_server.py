@@ -40,6 +40,9 @@ class LoopbackServer:
     name = 'server'
     #: what start() raises when the server cannot start
     error: type[ServerError] = ServerError
+    #: the SASL mechanism the test clients log in with (None: slixmpp's
+    #: choice, SCRAM without TLS)
+    sasl_mechanism: str | None = None
 
     def __init__(self, accounts: dict[str, str] | None = None) -> None:
         self.accounts = dict(accounts or {})
@@ -185,9 +188,19 @@ class LoopbackServer:
         self.stop()
 
 
+def use_sasl_mechanism(xmpp: Any, server: LoopbackServer) -> None:
+    """Make the ClientXMPP log in with the server's sasl_mechanism, if it
+    names one."""
+    if server.sasl_mechanism is not None:
+        mechanisms = xmpp.plugin['feature_mechanisms']
+        mechanisms.use_mech = server.sasl_mechanism
+        mechanisms.unencrypted_plain = server.sasl_mechanism == 'PLAIN'
+
+
 def connect_client(xmpp: Any, server: LoopbackServer) -> None:
     """Connect a slixmpp ClientXMPP to the server: plain TCP, SCRAM without
     TLS, on slixmpp 1.8.3 and the newest alike (as `slixmpp-ping --no-tls`
-    does)."""
+    does), or the server's sasl_mechanism."""
     from slixmpp_ping_c.session import connect_client as connect
+    use_sasl_mechanism(xmpp, server)
     connect(xmpp, server.host, server.c2s_port, no_tls=True)
