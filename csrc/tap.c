@@ -63,6 +63,8 @@ tap_sync_stream(TapObject *self)
     Py_CLEAR(self->writer.write);
     framer_restart(&self->framer);
     self->fed_unchecked = 0;
+    self->fed_otherwise = 0;
+    self->refused = 0;
     self->sync = SYNC_NONE;
     self->synthetic_header = 0;
     self->passive = parser == Py_None;
@@ -444,11 +446,13 @@ parser_settled(TapObject *self)
     if (self->parser_flush == NULL) {
         return 0;
     }
+    self->fed_otherwise = 1;
     PyObject *r = PyObject_CallNoArgs(self->parser_flush);
     if (r == NULL) {
         if (!PyErr_ExceptionMatches(PyExc_SyntaxError)) {
             return -1;
         }
+        self->refused = 1;
         return queue_refusal(self) < 0 ? -1 : 0;
     }
     Py_DECREF(r);
@@ -575,15 +579,36 @@ act_on_read(TapObject *self)
     }
 }
 
-/* deliver_without_delay: what expat holds back of a read that ended a
-   stanza reaches slixmpp's handlers now, not with the next read.  A
+/* 0 if data, a read the tap does not follow, cannot end a stanza (bytes
+   without a '>'), 1 if it may. */
+static int
+may_end_stanza(PyObject *data)
+{
+    return !PyBytes_Check(data)
+           || memchr(PyBytes_AS_STRING(data), '>',
+                     (size_t)PyBytes_GET_SIZE(data)) != NULL;
+}
+
+/* What expat holds back of a read that ended a stanza (ended) reaches
+   slixmpp's handlers now, not with a later read: with deliver_without_delay,
+   and, in the default mode, once slixmpp's parser was fed otherwise than
+   its own plugin would have fed it (fed_otherwise).  From then on expat's
+   "try again once what it holds has doubled" counts from other attempts
+   than with slixmpp's plugin and could hold a stanza longer; a flush at
+   every read that ends one (and at the read that first fed it otherwise,
+   was_otherwise 0) delivers each no later, until expat refuses the stream
+   (then it delivers nothing more).  A read that ends no stanza
+   completes none, and is left alone: flushing it would parse a huge
+   unfinished tag again at each read (what deferral is there to stop).  A
    refusal flush() finds slixmpp reports at its next read (queue_refusal()),
    no later than without the flush.  -1 on error. */
 static int
-deliver_now(TapObject *self)
+deliver_now(TapObject *self, int ended, int was_otherwise)
 {
-    if (!self->deliver_without_delay || !self->reparse_deferral
-        || !self->fed_unchecked) {
+    int wanted = self->deliver_without_delay ? ended
+                 : self->fed_otherwise && !self->refused
+                   && (ended || !was_otherwise);
+    if (!wanted || !self->reparse_deferral || !self->fed_unchecked) {
         return 0;
     }
     int same = same_parser(self);
@@ -798,8 +823,12 @@ sync_read(TapObject *self, PyObject *data)
 {
     /* Stanzas are not told apart yet: any read is a sign of life. */
     self->received_at = core_monotonic();
+    int was_otherwise = self->fed_otherwise;
     if (self->sync == SYNC_SEEK) {
-        return feed_object(self, data) < 0 ? -1 : take_candidate(self);
+        if (feed_object(self, data) < 0 || take_candidate(self) < 0) {
+            return -1;
+        }
+        return deliver_now(self, 0, was_otherwise);
     }
     PyObject *bytes = as_bytes(data);
     if (bytes == NULL) {
@@ -818,6 +847,7 @@ sync_read(TapObject *self, PyObject *data)
         rc = check_first_stanza(self, buf, (size_t)n_events, &fed);
     }
     if (rc == 0 && fed < len) {
+        self->fed_otherwise |= fed > 0;
         rc = fed == 0 ? feed_object(self, data)
                       : feed_bytes(self, buf + fed, len - fed);
     }
@@ -825,10 +855,9 @@ sync_read(TapObject *self, PyObject *data)
     if (rc < 0) {
         return -1;
     }
-    if (self->sync == SYNC_SETTLE) {
-        return try_settle(self);
-    }
-    return self->sync == SYNC_SEEK ? take_candidate(self) : 0;
+    rc = self->sync == SYNC_SETTLE ? try_settle(self)
+         : self->sync == SYNC_SEEK ? take_candidate(self) : 0;
+    return rc < 0 ? -1 : deliver_now(self, 0, was_otherwise);
 }
 
 /* Registered mid-stream: see above.  A stream not yet begun, or begun
@@ -876,7 +905,7 @@ tap_call(TapObject *self, PyObject *const *args, size_t nargsf,
         self->received_at = core_monotonic();
         PyObject *r = PyObject_CallOneArg(self->feed, data);
         self->fed_unchecked = 1;
-        if (r != NULL && deliver_now(self) < 0) {
+        if (r != NULL && deliver_now(self, may_end_stanza(data), 1) < 0) {
             Py_CLEAR(r);
         }
         return r;
@@ -896,6 +925,7 @@ tap_call(TapObject *self, PyObject *const *args, size_t nargsf,
     }
     const char *buf = PyBytes_AS_STRING(bytes);
     size_t len = (size_t)PyBytes_GET_SIZE(bytes);
+    int was_otherwise = self->fed_otherwise;
     self->in_call = 1;
     int stanza_ended;
     Py_ssize_t n_events = scan_read(self, buf, len, &stanza_ended);
@@ -913,11 +943,15 @@ tap_call(TapObject *self, PyObject *const *args, size_t nargsf,
         self->fed_unchecked = 1;
     }
     else if (rc == 0) {
+        /* In pieces, or a stanza taken out. */
+        self->fed_otherwise = 1;
         rc = feed_bytes(self, rest.p, rest.n);
     }
     /* Passive: the tap follows no stanzas, any read may end one. */
-    if (rc == 0 && (stanza_ended || self->passive)) {
-        rc = deliver_now(self);
+    if (rc == 0) {
+        rc = deliver_now(self, stanza_ended
+                               || (self->passive && may_end_stanza(data)),
+                         was_otherwise);
     }
     Py_DECREF(bytes);
     if (rc < 0) {

@@ -43,6 +43,11 @@ typedef struct {
     Framer framer;
     int passive;                /* hand everything to slixmpp */
     int fed_unchecked;          /* slixmpp got bytes since parser_settled() */
+    /* slixmpp's parser got its bytes otherwise than from its own plugin's
+       stream (a read in pieces, a stanza taken out, a flush): an expat that
+       defers may hold back longer from now on (deliver_now()) */
+    int fed_otherwise;
+    int refused;                /* a flush() found the stream refused */
     int in_call;
     SyncState sync;
     int synthetic_header;       /* the stanza parser's context is made up */

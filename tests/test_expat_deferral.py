@@ -39,6 +39,9 @@ class Trace:
     seen: list[str] = field(default_factory=list)
     written: list[str] = field(default_factory=list)
     marks: tuple[int, int] = (0, 0)
+    #: (stanzas seen, stanzas written) after each read, where each read
+    #: was let settle (run_world's settle_reads)
+    per_read: list[tuple[int, int]] = field(default_factory=list)
 
     def mark(self) -> None:
         self.marks = (len(self.seen), len(self.written))
@@ -62,10 +65,11 @@ def reads_of(data: bytes, size: int) -> Iterator[bytes]:
 
 
 async def run_world(plugin_cls: type, cases: list[list[bytes]], *, pong_to_ours: bool = False,
-                    config: dict[str, Any] | None = None) -> list[Trace]:
+                    config: dict[str, Any] | None = None, settle_reads: bool = False) -> list[Trace]:
     """One world: one stream, and in it case after case, each case's reads
-    fed one by one with the loop run after each, then the releasing read
-    (after which expat holds nothing: the next case starts afresh)."""
+    fed one by one with the loop run after each (one turn, or until all is
+    written with ``settle_reads``), then the releasing read (after which
+    expat holds nothing: the next case starts afresh)."""
     traces: list[Trace] = []
     s = await open_client(plugin_cls, config=config)
     watch(s, traces)
@@ -82,8 +86,14 @@ async def run_world(plugin_cls: type, cases: list[list[bytes]], *, pong_to_ours:
                 reads = [r.replace(b'PING-ID', ping_id.encode()) for r in reads]
             for read in reads:
                 s.feed(read)
-                # One loop turn, as between two reads from a socket.
-                await asyncio.sleep(0)
+                if settle_reads:
+                    # Time enough between two reads for all to be written.
+                    await s.settle()
+                    trace.written += s.take_stanzas()
+                    trace.per_read.append((len(trace.seen), len(trace.written)))
+                else:
+                    # One loop turn, as between two reads from a socket.
+                    await asyncio.sleep(0)
             await s.settle()
             trace.written += s.take_stanzas()
             trace.mark()
@@ -149,6 +159,56 @@ async def test_same_stanzas_and_bytes_as_slixmpp_on_this_expat(variant: str) -> 
         assert delayed == []
 
 
+# ---- the contract: nothing later than with slixmpp's plugin -----------
+
+def later_than_theirs(ours: Trace, theirs: Trace) -> list[str]:
+    """Where ours broke the contract against slixmpp's plugin in one case:
+    a different outcome once expat holds nothing, or, after some read,
+    fewer stanzas seen by slixmpp's handlers or fewer written."""
+    if ours.whole() != theirs.whole():
+        return [f'in the end: slixmpp {theirs.whole()}, ours {ours.whole()}']
+    return [f'after read {i + 1}: slixmpp seen, written {b}, ours {a}'
+            for i, (a, b) in enumerate(zip(ours.per_read, theirs.per_read, strict=True))
+            if a[0] < b[0] or a[1] < b[1]]
+
+
+def cut_at(data: bytes, at: int) -> list[bytes]:
+    return [data[:at], data[at:]]
+
+
+PING = ping_xml('s1', frm=SERVER, to=CLIENT_JID).encode()
+MESSAGE = message_xml('before', frm=FRIEND).encode()
+NEXT_MESSAGE = message_xml('after', frm=FRIEND).encode()
+#: Stream -> (where its ping's last byte is, whether slixmpp's plugin
+#: answers it or shows a stanza later for some cut, on an expat that defers).
+CONTRACT_STREAMS = {
+    'a ping': (PING, len(PING), True),
+    'a ping between messages': (MESSAGE + PING + NEXT_MESSAGE, len(MESSAGE + PING), False),
+}
+
+
+@pytest.mark.parametrize('stream', CONTRACT_STREAMS)
+async def test_cut_at_every_byte_nothing_later_than_slixmpp(stream: str) -> None:
+    """The stream in two reads, cut at every byte, a settled loop after each
+    read: slixmpp's handlers see every stanza, and every reply goes out, no
+    later than with slixmpp's own plugin, the same ones in the same order;
+    the ping is answered at the read that brings its last byte.  On an
+    expat that defers, slixmpp's plugin answers some of them only later."""
+    data, ping_end, their_late_on_defer = CONTRACT_STREAMS[stream]
+    cuts = range(1, len(data))
+    cases = [cut_at(data, at) for at in cuts]
+    theirs = await run_world(SLIXMPP_XEP_0199, cases, settle_reads=True)
+    ours = await run_world(slixmpp_ping_c.XEP_0199, cases, settle_reads=True)
+    broken = [f'cut at {at}: {problem}' for at, a, b in zip(cuts, ours, theirs, strict=True)
+              for problem in later_than_theirs(a, b)]
+    assert broken == [], f'{len(broken)} breaches, the first: {broken[:3]}'
+    answered_at = [next(i for i, (_, written) in enumerate(trace.per_read) if written)
+                   for trace in ours]
+    assert answered_at == [0 if at >= ping_end else 1 for at in cuts]
+    their_late = [at for at, trace in zip(cuts, theirs, strict=True) if trace.delayed()]
+    assert bool(their_late) is (EXPAT_DEFERS and their_late_on_defer)
+
+
 # ---- deliver_without_delay --------------------------------------------
 
 class IncomingFilter:
@@ -185,14 +245,25 @@ async def fed_byte_by_byte(s: MemoryStream, data: bytes, done: Callable[[], bool
     return 'later'
 
 
+async def message_byte_by_byte(plugin_cls: type, config: dict[str, Any] | None = None) -> str:
+    async with client_stream(plugin_cls, config=config) as s:
+        bodies: list[str] = []
+        s.xmpp.add_event_handler('message', lambda msg: bodies.append(msg['body']))
+        return await fed_byte_by_byte(s, message_xml('hello', frm=FRIEND).encode(),
+                                      lambda: bodies == ['hello'])
+
+
 @pytest.mark.parametrize('path', ['tap', 'slixmpp: an incoming filter', 'slixmpp: DEBUG logging'])
 @pytest.mark.parametrize('option', [False, True])
 async def test_deliver_without_delay(path: str, option: bool) -> None:
     """With the option a stanza reaches slixmpp's handlers as soon as its
-    last byte is read, whichever path it takes; without it, slixmpp's own
-    timing: on an expat that defers, the end of a stanza read byte by byte
-    waits for the next read.  A ping the tap answers never waits, nor one
-    it held whole to look at (it hands slixmpp all of it at once)."""
+    last byte is read, whichever path it takes; without it, no later than
+    with slixmpp's own plugin, which, on an expat that defers, shows a
+    stanza read byte by byte only at the next read.  A ping the tap answers
+    never waits, nor one it held whole to look at (it hands slixmpp all of
+    it at once)."""
+    theirs = await message_byte_by_byte(SLIXMPP_XEP_0199)
+    assert theirs == ('later' if EXPAT_DEFERS else 'at the last byte')
     async with client_stream(slixmpp_ping_c.XEP_0199, config={'deliver_without_delay': option}) as s:
         setup = {'tap': lambda s: None, 'slixmpp: an incoming filter': IncomingFilter,
                  'slixmpp: DEBUG logging': DebugLogging}[path](s)
@@ -201,14 +272,14 @@ async def test_deliver_without_delay(path: str, option: bool) -> None:
             s.xmpp.add_event_handler('message', lambda msg: bodies.append(msg['body']))
             message = message_xml('hello', frm=FRIEND).encode()
             when = await fed_byte_by_byte(s, message, lambda: bodies == ['hello'])
-            assert when == ('at the last byte' if option or not EXPAT_DEFERS else 'later')
+            assert when == 'at the last byte' if option else when in {'at the last byte', theirs}
             ping = ping_xml('d1', frm=SERVER, to=CLIENT_JID).encode()
             written: list[str] = []
             when = await fed_byte_by_byte(s, ping, lambda: bool(written.extend(s.take_stanzas()) or written))
             assert written == [s.c14n(result_xml('d1', to=SERVER))]
             by_tap = path == 'tap'
             held_whole = path != 'slixmpp: an incoming filter'
-            assert when == ('at the last byte' if option or held_whole or not EXPAT_DEFERS else 'later')
+            assert when == 'at the last byte' if option or held_whole else when in {'at the last byte', theirs}
             assert s.ping_plugin._tap.counters() == ((1, 0) if by_tap else (0, 0))
             # Set on the plugin, the option reaches the tap at once.
             s.ping_plugin.deliver_without_delay = not option
