@@ -658,16 +658,26 @@ class Relay:
         self.dropped = bytearray()   # client -> server, thrown away
 
 
+#: Seconds between the parts of what Proxy.split_down cuts: the client reads
+#: each part on its own.
+SPLIT_GAP = 0.2
+
+
 class Proxy:
     """A TCP relay between one client and Prosody that keeps what it
     passes; ``blackhole`` makes it throw away what the client sends, as a
-    network that died under a still-open socket would."""
+    network that died under a still-open socket would; ``split_down``, if
+    set, cuts what the server sends into parts, each its own TCP write
+    (``SPLIT_GAP`` apart), and ``split_done`` has the time.monotonic() of
+    each last part written."""
 
     def __init__(self, server: Prosody) -> None:
         self.target = (server.host, server.c2s_port)
         self.sasl_mechanism = server.sasl_mechanism
         self.relays: list[Relay] = []
         self.blackhole = False
+        self.split_down: Callable[[bytes], list[bytes]] | None = None
+        self.split_done: list[float] = []
         self._writers: list[asyncio.StreamWriter] = []
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -703,7 +713,15 @@ class Proxy:
                     relay.dropped += data
                     continue
                 (relay.up if up else relay.down).extend(data)
-                writer.write(data)
+                parts = [data] if up or self.split_down is None else self.split_down(data)
+                for i, part in enumerate(parts):
+                    if i:
+                        await writer.drain()
+                        await asyncio.sleep(SPLIT_GAP)
+                    writer.write(part)
+                if len(parts) > 1:
+                    await writer.drain()
+                    self.split_done.append(time.monotonic())
         except OSError:
             pass
         finally:
