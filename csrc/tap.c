@@ -828,7 +828,7 @@ sync_read(TapObject *self, PyObject *data)
         if (feed_object(self, data) < 0 || take_candidate(self) < 0) {
             return -1;
         }
-        return deliver_now(self, 0, was_otherwise);
+        return deliver_now(self, may_end_stanza(data), was_otherwise);
     }
     PyObject *bytes = as_bytes(data);
     if (bytes == NULL) {
@@ -837,7 +837,7 @@ sync_read(TapObject *self, PyObject *data)
     const char *buf = PyBytes_AS_STRING(bytes);
     size_t len = (size_t)PyBytes_GET_SIZE(bytes);
     size_t fed = 0;
-    int stanza_ended;   /* not needed: every read here sets the clock */
+    int stanza_ended;   /* for deliver_now(): every read here sets the clock */
     Py_ssize_t n_events = scan_read(self, buf, len, &stanza_ended);
     int rc = 0;
     if (n_events < 0) {
@@ -857,7 +857,7 @@ sync_read(TapObject *self, PyObject *data)
     }
     rc = self->sync == SYNC_SETTLE ? try_settle(self)
          : self->sync == SYNC_SEEK ? take_candidate(self) : 0;
-    return rc < 0 ? -1 : deliver_now(self, 0, was_otherwise);
+    return rc < 0 ? -1 : deliver_now(self, stanza_ended, was_otherwise);
 }
 
 /* Registered mid-stream: see above.  A stream not yet begun, or begun
@@ -944,7 +944,7 @@ tap_call(TapObject *self, PyObject *const *args, size_t nargsf,
     }
     else if (rc == 0) {
         /* In pieces, or a stanza taken out. */
-        self->fed_otherwise = 1;
+        self->fed_otherwise |= len > 0;
         rc = feed_bytes(self, rest.p, rest.n);
     }
     /* Passive: the tap follows no stanzas, any read may end one. */
