@@ -148,7 +148,6 @@ class Wire:
         answers = results_to(wire_stanzas(bytes(self.proxy.relays[-1].up)), self.domain)
         return [id_ for id_ in self.pings() if id_ in answers]
 
-
     def sm_requests_answered(self) -> int:
         """How many of the server's SM <r/> the client's <a/> followed."""
         relay = self.proxy.relays[-1]

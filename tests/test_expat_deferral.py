@@ -202,7 +202,7 @@ async def test_cut_at_every_byte_nothing_later_than_slixmpp(stream: str) -> None
     broken = [f'cut at {at}: {problem}' for at, a, b in zip(cuts, ours, theirs, strict=True)
               for problem in later_than_theirs(a, b)]
     assert broken == [], f'{len(broken)} breaches, the first: {broken[:3]}'
-    answered_at = [next(i for i, (_, written) in enumerate(trace.per_read) if written)
+    answered_at = [next((i for i, (_, written) in enumerate(trace.per_read) if written), None)
                    for trace in ours]
     assert answered_at == [0 if at >= ping_end else 1 for at in cuts]
     their_late = [at for at, trace in zip(cuts, theirs, strict=True) if trace.delayed()]

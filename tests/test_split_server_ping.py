@@ -14,8 +14,8 @@ import asyncio
 import platform
 import time
 import xml.parsers.expat
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import slixmpp
