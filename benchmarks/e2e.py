@@ -49,7 +49,7 @@ from benchmarks.bare_client import BareClient
 from slixmpp_ping_c.session import Session, client_session
 from tests.memstream import use_ping_plugin
 from tests.ejabberd import FLOOD_MOD_PING, Ejabberd
-from tests.loopback_server import LoopbackServer
+from tests.loopback_server import LoopbackServer, use_sasl_mechanism
 from tests.prosody import Prosody
 
 USER, PASSWORD = 'bench', 'bench-password'
@@ -144,6 +144,7 @@ async def slixmpp_client(impl: str, server: LoopbackServer) -> Session:
     xmpp.register_plugin('xep_0030')
     with use_ping_plugin(IMPLEMENTATIONS[impl]):
         xmpp.register_plugin('xep_0199')
+    use_sasl_mechanism(xmpp, server)
     return await client_session(xmpp, server.host, server.c2s_port,
                                 no_tls=True, timeout=LOGIN_TIMEOUT)
 
