@@ -13,7 +13,6 @@ import gc
 import pyexpat
 import statistics
 import sys
-import time
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -26,7 +25,6 @@ WORLDS = {'slixmpp': ('slixmpp', {}), 'ours': ('ours', {}),
 
 async def measure(n: int = 60_000, block: int = 500) -> dict[str, list[float]]:
     data = [harness.CHAT_MESSAGE.encode()] * block
-    times: dict[str, list[float]] = {world: [] for world in WORLDS}
     received = dict.fromkeys(WORLDS, 0)
     async with AsyncExitStack() as streams:
         feeds = {}
@@ -39,14 +37,7 @@ async def measure(n: int = 60_000, block: int = 500) -> dict[str, list[float]]:
             s.xmpp.add_event_handler('message', on_message)
             feeds[world] = s.xmpp.data_received
         gc.collect()
-        order = list(WORLDS)
-        for i in range(n // block):
-            for world in order if i % 2 == 0 else order[::-1]:
-                feed = feeds[world]
-                start = time.perf_counter()
-                for read in data:
-                    feed(read)
-                times[world].append((time.perf_counter() - start) / block * 1e6)
+        times = harness.paired_blocks(feeds, data, n // block)
     # Each message's end is parsed by the next read at the latest.
     assert all(count >= n - 1 for count in received.values()), received
     return times

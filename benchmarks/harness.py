@@ -8,7 +8,8 @@ import gc
 import os
 import re
 import sys
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -119,6 +120,22 @@ class FullCollections:
     def _seen(self, phase: str, info: dict[str, int]) -> None:
         if phase == 'stop' and info['generation'] == 2:
             self.count += 1
+
+
+def paired_blocks(feeds: dict[str, Callable[[bytes], Any]], data: Sequence[bytes],
+                  rounds: int) -> dict[str, list[float]]:
+    """µs per read of each feed, one block of ``data`` a round each, in turn
+    (A B B A A B ...), so that the machine's own noise hits all alike."""
+    times: dict[str, list[float]] = {name: [] for name in feeds}
+    order = list(feeds)
+    for i in range(rounds):
+        for name in order if i % 2 == 0 else order[::-1]:
+            feed = feeds[name]
+            start = time.perf_counter()
+            for read in data:
+                feed(read)
+            times[name].append((time.perf_counter() - start) / len(data) * 1e6)
+    return times
 
 
 def reads(stanzas: list[str], per_read: int) -> list[bytes]:

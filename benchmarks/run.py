@@ -292,7 +292,6 @@ async def other_traffic(n: int, block: int) -> dict[str, Any]:
     the paired blocks' ratios."""
     data = [harness.CHAT_MESSAGE.encode()] * block
     received = dict.fromkeys(IMPLS, 0)
-    times: dict[str, list[float]] = {impl: [] for impl in IMPLS}
     async with AsyncExitStack() as clients:
         feeds = {}
         for impl in IMPLS:
@@ -303,13 +302,7 @@ async def other_traffic(n: int, block: int) -> dict[str, Any]:
             stream.xmpp.add_event_handler('message', on_message)
             feeds[impl] = stream.xmpp.data_received
         gc.collect()
-        for i in range(n // block):
-            for impl in IMPLS if i % 2 == 0 else IMPLS[::-1]:
-                feed = feeds[impl]
-                start = time.perf_counter()
-                for read in data:
-                    feed(read)
-                times[impl].append(us_per(time.perf_counter() - start, block))
+        times = harness.paired_blocks(feeds, data, n // block)
     assert all(count == n // block * block for count in received.values())
     ratios = [ours / theirs
               for theirs, ours in zip(times['slixmpp'], times['ours'], strict=True)]

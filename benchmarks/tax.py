@@ -17,10 +17,7 @@ import gc
 import pyexpat
 import statistics
 import sys
-import time
-from collections.abc import Callable
 from contextlib import AsyncExitStack
-from typing import Any
 
 from benchmarks import harness
 from benchmarks.harness import fresh_client
@@ -36,13 +33,6 @@ VARIANTS = {
 }
 
 
-def block_us(feed: Callable[[bytes], Any], n: int) -> float:
-    start = time.perf_counter()
-    for _ in range(n):
-        feed(MESSAGE)
-    return (time.perf_counter() - start) / n * 1e6
-
-
 async def measure(rounds: int, block: int) -> dict[str, list[float]]:
     async with AsyncExitStack() as clients:
         feeds = {}
@@ -56,12 +46,7 @@ async def measure(rounds: int, block: int) -> dict[str, list[float]]:
             feeds[variant] = (type(xmpp).data_received.__get__(xmpp) if bypass
                               else xmpp.data_received)
         gc.collect()
-        times: dict[str, list[float]] = {variant: [] for variant in VARIANTS}
-        order = list(VARIANTS)
-        for i in range(rounds):
-            for variant in order if i % 2 == 0 else order[::-1]:
-                times[variant].append(block_us(feeds[variant], block))
-    return times
+        return harness.paired_blocks(feeds, [MESSAGE] * block, rounds)
 
 
 def main() -> None:

@@ -505,10 +505,10 @@ AFTER = ping_xml('after', frm=SERVER)
 class Outcome:
     """What a client with one plugin made of a read and a ping after it."""
 
-    raised: str | None          # the exception data_received raised
-    at_once: Any                # what it wrote before any more bytes came
-    in_the_end: Any             # and once a read of whitespace let expat
-    closed: bool                # parse what it held back (expat >= 2.6)
+    raised: str | None  # the exception data_received raised
+    at_once: Any        # what it wrote before any more bytes came
+    in_the_end: Any     # what it wrote once whitespace let expat parse all
+    closed: bool        # whether it closed the stream
 
 
 def stanzas_or_bytes(written: bytes) -> Any:
