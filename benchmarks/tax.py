@@ -29,6 +29,7 @@ from typing import Any
 
 from benchmarks import harness
 from benchmarks.harness import fresh_client
+from tests.children import child_env
 
 MESSAGE = harness.CHAT_MESSAGE.encode()
 #: variant -> (implementation, tap bypassed, 'Ping responses' removed)
@@ -82,7 +83,7 @@ def in_processes(n: int, rounds: int, block: int) -> list[dict[str, float]]:
     command = [sys.executable, '-m', 'benchmarks.tax', '--one',
                '--rounds', str(rounds), '--block', str(block)]
     return [json.loads(subprocess.run(command, check=True, capture_output=True,
-                                      text=True).stdout)
+                                      text=True, env=child_env()).stdout)
             for _ in range(n)]
 
 

@@ -8,7 +8,6 @@ so they are not parametrised over implementations.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -16,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests.children import child_env
 from tests.memstream import OLD_SLIXMPP, OWN_CONFIG, split_config
 
 # Each case in a fresh interpreter.
@@ -54,15 +54,6 @@ asyncio.run(main())
 '''
 
 DEFAULT_CONFIG = {'keepalive': False, 'interval': 300, 'timeout': 30}
-
-
-def child_env() -> dict[str, str]:
-    """The child must find slixmpp_ping_c where this interpreter does (an
-    in-place build in the checkout, or an installed one)."""
-    env = dict(os.environ)
-    path = [p or os.getcwd() for p in sys.path]
-    env['PYTHONPATH'] = os.pathsep.join(path)
-    return env
 
 
 def run_case(imports: str, register: str, client_kwargs: str = '') -> dict[str, Any]:

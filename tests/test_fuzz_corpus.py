@@ -9,13 +9,14 @@ since what it would find is a crash."""
 from __future__ import annotations
 
 import importlib.util
-import os
 import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+from tests.children import child_env
 
 FUZZ_DIR = Path(__file__).parent / 'fuzz'
 CORPUS = sorted((FUZZ_DIR / 'corpus' / 'tap').iterdir())
@@ -57,8 +58,7 @@ def test_api_program_runs_clean(path: Path) -> None:
     # The child imports what this process imports (a leg's own build: the
     # sanitizer's, libxml2's newest), and the harness's helper from its
     # directory, which PYTHONSAFEPATH (those legs set it) leaves off.
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [str(FUZZ_DIR)] + [p or os.getcwd() for p in sys.path]))
+    env = child_env(str(FUZZ_DIR))
     env.pop('FUZZ_CORE', None)
     env.pop('FUZZ_API_EXCLUDE', None)
     done = subprocess.run(

@@ -28,6 +28,7 @@ import pytest
 
 from slixmpp_ping_c._core import Peer, Tap, parse_stanza
 from slixmpp_ping_c._fast_path import TAP_PRIVATE_NAMES
+from tests.children import child_env
 
 # What the children share: a stand-in for slixmpp's stream (as in
 # test_core.py) and a Tap on it.
@@ -83,14 +84,6 @@ def make_tap(loop):
     stream.flush = tap.flush
     return tap, stream
 '''
-
-
-def child_env(**extra: str) -> dict[str, str]:
-    """The child finds slixmpp_ping_c where this interpreter does (the
-    in-place build, or make sanitize's)."""
-    env = dict(os.environ, **extra)
-    env['PYTHONPATH'] = os.pathsep.join(p or os.getcwd() for p in sys.path)
-    return env
 
 
 def run_child(body: str, **env: str) -> str:
