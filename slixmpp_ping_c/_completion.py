@@ -9,11 +9,13 @@ import inspect
 import logging
 from asyncio import Future
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from slixmpp.basexmpp import BaseXMPP
 from slixmpp.jid import JID
 from slixmpp.stanza import Iq
+from slixmpp.xmlstream import StanzaBase
+from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher.base import MatcherBase
 from slixmpp.xmlstream.matcher.idsender import MatchIDSender
 
@@ -35,13 +37,18 @@ _REACHABLE_CONDITIONS = frozenset({'service-unavailable',
 class AnswerMatcher(MatcherBase):
     """Matches the answers to our pings in flight: one table lookup per
     stanza, then slixmpp's own sender rules (MatchIDSender, or MatcherId
-    before the session is bound)."""
+    before the session is bound).  With no ping in flight it calls
+    ``on_idle`` and matches nothing."""
 
-    def __init__(self, pings: Tap) -> None:
+    def __init__(self, pings: Tap, on_idle: Callable[[], None]) -> None:
         super().__init__(None)
         self._pings = pings
+        self._on_idle = on_idle
 
     def match(self, xml: Any) -> bool:
+        if not self._pings.pending():
+            self._on_idle()
+            return False
         if not isinstance(xml, Iq):
             return False
         id_ = xml.xml.get('id')
@@ -58,6 +65,50 @@ class AnswerMatcher(MatcherBase):
             'self': session_jid(peer.senders),
             'peer': JID(peer.to),
         }).match(xml)
+
+
+class ResponseHandler:
+    """The 'Ping responses' handler, registered with slixmpp only while
+    pings of ours are in flight, as slixmpp's Iq.send registers one for
+    each request: slixmpp asks every handler about every stanza it
+    parses, so one registered for nothing would cost every message."""
+
+    NAME = 'Ping responses'
+
+    def __init__(self, xmpp: BaseXMPP, pings: Tap,
+                 handle: Callable[[Iq], None]) -> None:
+        self._xmpp = xmpp
+        self._pings = pings
+        self.callback = Callback(
+            self.NAME, AnswerMatcher(pings, self._idle),
+            cast('Callable[[StanzaBase], None]', handle))
+        self._registered = False
+        self._dropping = False
+
+    def expect(self) -> None:
+        """A ping is about to be sent: its answer must be matched."""
+        if not self._registered:
+            # slixmpp registers a handler only while its stream is unset,
+            # and never unsets it.
+            self.callback.stream = None
+            self._xmpp.register_handler(self.callback)
+            self._registered = True
+
+    def remove(self) -> None:
+        if self._registered:
+            self._registered = False
+            self._xmpp.remove_handler(self.NAME)
+
+    def _idle(self) -> None:
+        # Not from inside the match: slixmpp is going over its handlers.
+        if not self._dropping:
+            self._dropping = True
+            self._xmpp.loop.call_soon(self._drop_if_idle)
+
+    def _drop_if_idle(self) -> None:
+        self._dropping = False
+        if not self._pings.pending():
+            self.remove()
 
 
 class PingCompletion:

@@ -39,7 +39,7 @@ from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import StanzaPath
 
 from slixmpp_ping_c import _pycore
-from slixmpp_ping_c._completion import AnswerMatcher, PingCompletion
+from slixmpp_ping_c._completion import PingCompletion, ResponseHandler
 from slixmpp_ping_c._fast_path import (FastPathPermissions, new_tap,
                                        overrides_new_id)
 from slixmpp_ping_c._keepalive import Keepalive
@@ -162,11 +162,10 @@ class XEP_0199(BasePlugin):
         self._ping_handler = Callback(
             'Ping', StanzaPath('iq@type=get/ping'),
             cast('Callable[[StanzaBase], None]', self._handle_ping))
-        self._response_handler = Callback(
-            'Ping responses', AnswerMatcher(self._pings),
-            cast('Callable[[StanzaBase], None]', self._handle_response))
+        # Registered while pings of ours are in flight.
+        self._responses = ResponseHandler(xmpp, self._pings,
+                                          self._handle_response)
         xmpp.register_handler(self._ping_handler)
-        xmpp.register_handler(self._response_handler)
 
         self._session_events = dict.fromkeys(
             ('session_bind', 'session_start', 'session_resumed',
@@ -190,13 +189,13 @@ class XEP_0199(BasePlugin):
         self._fast_path: FastPathPermissions | None = None
         if self._tap is not None:
             self._fast_path = FastPathPermissions(
-                xmpp, self._tap, self._ping_handler, self._response_handler)
+                xmpp, self._tap, self._ping_handler, self._responses.callback)
             self._fast_path.install()
 
     def plugin_end(self) -> None:
         self.xmpp.plugin['xep_0030'].del_feature(feature=Ping.namespace)
         self.xmpp.remove_handler('Ping')
-        self.xmpp.remove_handler('Ping responses')
+        self._responses.remove()
         for name, handler in self._keepalive_events.items():
             self.xmpp.del_event_handler(name, handler)
         for name, handler in self._session_events.items():
@@ -283,6 +282,7 @@ class XEP_0199(BasePlugin):
         future = self.xmpp.loop.create_future()
         # xmpp.Iq() took its id from xmpp.new_id(): kept if overridden.
         given = iq['id'] if overrides_new_id(self.xmpp) else None
+        self._responses.expect()
         iq['id'] = self._pings.track(peer, timeout, future,
                                      (iq, callback, timeout_callback), given)
         self.xmpp.send(iq)
@@ -305,6 +305,7 @@ class XEP_0199(BasePlugin):
         sender = JID(ifrom).full if ifrom else None
 
         log.debug('Pinging %s', peer.jid)
+        self._responses.expect()
         try:
             rtt = await self._pings.send_ping(peer, sender, timeout,
                                               self._given_id())
@@ -356,6 +357,7 @@ class XEP_0199(BasePlugin):
     def _send_for(self, jid: Any, sender: str | None, timeout: float
                   ) -> Future[float]:
         """ping()'s ping, without its coroutine."""
+        self._responses.expect()
         return self._pings.send_ping(self._peers.ping_target(jid), sender,
                                      timeout, self._given_id())
 

@@ -13,7 +13,8 @@ from slixmpp.jid import JID, InvalidJID
 
 from tests.memstream import (
     CLIENT_JID, COMPONENT_JID, NO_TIMEOUT_CALLBACK, PING_PAYLOAD, RESULT_SENDER_COMPARED_AS_STRING,
-    SERVER, MemoryStream, client_stream, component_stream, error_xml, iq_xml, ping_xml, result_xml)
+    SERVER, MemoryStream, client_stream, component_stream, error_xml, iq_xml, message_xml, ping_xml,
+    result_xml)
 
 if TYPE_CHECKING:
     from tests.conftest import Impl
@@ -468,3 +469,33 @@ async def test_nothing_pending_after_mixed_outcomes(impl: Impl) -> None:
         s.feed(result_xml(lost_id, frm='nobody@montague.example'))
         await s.settle()
         s.assert_no_pending()
+
+
+def answer_handlers(s: MemoryStream) -> list[str]:
+    """The handlers waiting for answers to pings: slixmpp's Iq.send
+    registers one a request, ours one for all ('Ping responses')."""
+    return [n for n in s.handler_names()
+            if n == 'Ping responses' or n.startswith('IqCallback_')]
+
+
+@pytest.mark.parametrize('stream_debug', [False, True], ids=['', 'stream-debug'])
+async def test_answer_handlers_only_while_pings_in_flight(
+        impl: Impl, stream_debug: bool, caplog: pytest.LogCaptureFixture) -> None:
+    """slixmpp matches every stanza against every handler: one waiting for
+    an answer is registered only while a ping is in flight, and is gone
+    once no ping is (for ours, after the next stanza).  Twice over, so that
+    a handler registered again matches too; with slixmpp's stream logging
+    at DEBUG, the answers take slixmpp's path on ours too."""
+    if stream_debug:
+        caplog.set_level(logging.DEBUG, logger='slixmpp.xmlstream.xmlstream')
+    async with client_stream(impl.cls) as s:
+        assert answer_handlers(s) == []
+        for _ in range(2):
+            task = asyncio.create_task(s.ping_plugin.ping(JULIET))
+            _, id_ = await sent_ping(s)
+            assert len(answer_handlers(s)) == 1
+            s.feed(result_xml(id_, frm=JULIET))
+            assert (await task) >= 0
+            s.feed(message_xml('hi'))
+            await s.settle()
+            assert answer_handlers(s) == []
