@@ -135,6 +135,12 @@ def rows(results: dict[str, Any]) -> list[Row]:
     out.append(Row('other traffic: chat message (µs/stanza)',
                    message['slixmpp']['median'], message['ours']['median'],
                    f'{slower * 100:+.1f} %', '≤ +3 %', slower <= 0.03))
+    if 'in_flight_slowdown' in message:
+        # Each plugin with one ping in flight, against slixmpp's idle.
+        in_flight = message['in_flight_slowdown']
+        out.append(Row('  the same, a ping in flight (against slixmpp idle)',
+                       f'{in_flight["slixmpp"] * 100:+.1f} %',
+                       f'{in_flight["ours"] * 100:+.1f} %', '', '', None))
 
     reply = results['reply_to_ping_us']
     out.append(Row('one ping to its reply, bytes to bytes (µs/call)',
