@@ -508,6 +508,12 @@ class MemoryStream:
         # is no public way to enumerate them.
         return [h.name for h in self.xmpp._XMLStream__handlers]
 
+    def answer_handler_names(self) -> list[str]:
+        """The handlers waiting for answers to pings: slixmpp's Iq.send
+        registers one a request, ours one for all ('Ping responses')."""
+        return [n for n in self.handler_names()
+                if n == 'Ping responses' or n.startswith('IqCallback_')]
+
     def pending_iq(self) -> dict[str, Any]:
         """Everything that would keep an outgoing iq alive: IqCallback_
         handlers, IqTimeout_ schedules, and the plugin's own in-flight count

@@ -471,13 +471,6 @@ async def test_nothing_pending_after_mixed_outcomes(impl: Impl) -> None:
         s.assert_no_pending()
 
 
-def answer_handlers(s: MemoryStream) -> list[str]:
-    """The handlers waiting for answers to pings: slixmpp's Iq.send
-    registers one a request, ours one for all ('Ping responses')."""
-    return [n for n in s.handler_names()
-            if n == 'Ping responses' or n.startswith('IqCallback_')]
-
-
 @pytest.mark.parametrize('stream_debug', [False, True], ids=['', 'stream-debug'])
 async def test_answer_handlers_only_while_pings_in_flight(
         impl: Impl, stream_debug: bool, caplog: pytest.LogCaptureFixture) -> None:
@@ -489,13 +482,13 @@ async def test_answer_handlers_only_while_pings_in_flight(
     if stream_debug:
         caplog.set_level(logging.DEBUG, logger='slixmpp.xmlstream.xmlstream')
     async with client_stream(impl.cls) as s:
-        assert answer_handlers(s) == []
+        assert s.answer_handler_names() == []
         for _ in range(2):
             task = asyncio.create_task(s.ping_plugin.ping(JULIET))
             _, id_ = await sent_ping(s)
-            assert len(answer_handlers(s)) == 1
+            assert len(s.answer_handler_names()) == 1
             s.feed(result_xml(id_, frm=JULIET))
             assert (await task) >= 0
             s.feed(message_xml('hi'))
             await s.settle()
-            assert answer_handlers(s) == []
+            assert s.answer_handler_names() == []
